@@ -1,0 +1,54 @@
+// Package admin serves a service's operational endpoints on its admin port:
+// /healthz (the process is alive), /readyz (its dependencies answer) and
+// /metrics (Prometheus).
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Check reports whether one dependency is usable.
+type Check struct {
+	// Name appears in the /readyz body.
+	Name string
+	// Probe returns nil when the dependency is usable.
+	Probe func(ctx context.Context) error
+}
+
+// Handler returns the admin endpoints. Readiness runs every check with a
+// one-second budget and answers 503 naming the failing ones.
+func Handler(gatherer prometheus.Gatherer, checks ...Check) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		failing := map[string]string{}
+		for _, c := range checks {
+			if err := c.Probe(ctx); err != nil {
+				failing[c.Name] = err.Error()
+			}
+		}
+		if len(failing) > 0 {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failing": failing})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,74 @@
+// Package config loads a service's configuration from environment variables
+// with documented defaults, and fails fast on anything it cannot use.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Base is the configuration every Bazgasht service shares. Services embed it
+// in their own config struct; the env tags name the variables.
+type Base struct {
+	// LogLevel is one of debug, info, warn, error.
+	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+	// NATSURL is the NATS server the service connects to. The default is the
+	// port `make run` starts the pinned nats-server on, not 4222, where an
+	// older system server may be listening.
+	NATSURL string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4250"`
+	// JourneyReplicas is the replica count of the JOURNEY stream (3 in
+	// production clusters).
+	JourneyReplicas int `env:"JOURNEY_REPLICAS" envDefault:"1"`
+	// RedisURL is the Redis server used as a cache.
+	RedisURL string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+}
+
+// Load fills cfg (a pointer to a struct with env tags) from the environment
+// and validates the shared fields of any embedded Base.
+func Load[T any](cfg *T) error {
+	if err := env.Parse(cfg); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if b, ok := any(cfg).(interface{ base() *Base }); ok {
+		return b.base().Validate()
+	}
+	return nil
+}
+
+func (b *Base) base() *Base { return b }
+
+// Validate reports the first variable that holds a value the service cannot use.
+func (b *Base) Validate() error {
+	if _, err := ParseLevel(b.LogLevel); err != nil {
+		return err
+	}
+	if u, err := url.Parse(b.NATSURL); err != nil || u.Host == "" {
+		return fmt.Errorf("config: NATS_URL %q is not a URL such as nats://127.0.0.1:4250", b.NATSURL)
+	}
+	if u, err := url.Parse(b.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		return fmt.Errorf("config: REDIS_URL %q is not a URL such as redis://127.0.0.1:6379/0", b.RedisURL)
+	}
+	if b.JourneyReplicas < 1 || b.JourneyReplicas > 5 {
+		return fmt.Errorf("config: JOURNEY_REPLICAS %d must be between 1 and 5", b.JourneyReplicas)
+	}
+	return nil
+}
+
+// ParseLevel turns a LOG_LEVEL value into a slog level.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("config: LOG_LEVEL %q must be debug, info, warn or error", s)
+}

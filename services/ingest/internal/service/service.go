@@ -1,0 +1,153 @@
+// Package service wires the ingest service together from its configuration.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	ingestv1 "github.com/bazgasht/bazgasht/gen/cx/ingest/v1"
+	"github.com/bazgasht/bazgasht/platform/admin"
+	"github.com/bazgasht/bazgasht/platform/broker"
+	"github.com/bazgasht/bazgasht/platform/config"
+	"github.com/bazgasht/bazgasht/platform/grpcserver"
+	"github.com/bazgasht/bazgasht/platform/runner"
+	"github.com/bazgasht/bazgasht/platform/topology"
+	"github.com/bazgasht/bazgasht/services/ingest/internal/adapters"
+	"github.com/bazgasht/bazgasht/services/ingest/internal/app"
+	"github.com/bazgasht/bazgasht/services/ingest/internal/ports"
+)
+
+// Config is the ingest service's configuration; every field is an
+// environment variable with the default shown.
+type Config struct {
+	config.Base
+	// HTTPAddr serves the public HTTP API and shop webhooks.
+	HTTPAddr string `env:"INGEST_HTTP_ADDR" envDefault:":8080"`
+	// GRPCAddr serves cx.ingest.v1.IngestService, health and reflection.
+	GRPCAddr string `env:"INGEST_GRPC_ADDR" envDefault:":9080"`
+	// AdminAddr serves /healthz, /readyz and /metrics.
+	AdminAddr string `env:"INGEST_ADMIN_ADDR" envDefault:":7080"`
+	// TenantsFile is the JSON tenants file (see docs/ingest.md).
+	TenantsFile string `env:"INGEST_TENANTS_FILE"`
+	// Tenants is the same JSON inline, used when TenantsFile is empty.
+	Tenants string `env:"INGEST_TENANTS"`
+	// PublishTimeout bounds waiting for JetStream's acknowledgement; past
+	// it the answer is 503 with Retry-After.
+	PublishTimeout time.Duration `env:"INGEST_PUBLISH_TIMEOUT" envDefault:"2s"`
+	// RetryAfter is what 503 answers ask clients to wait.
+	RetryAfter time.Duration `env:"INGEST_RETRY_AFTER" envDefault:"1s"`
+	// MaxClockSkew is how far in the future occurred_at may be.
+	MaxClockSkew time.Duration `env:"INGEST_MAX_CLOCK_SKEW" envDefault:"5m"`
+	// DefaultRate and DefaultBurst are each tenant's event rate limit unless
+	// its entry says otherwise (0 = unlimited).
+	DefaultRate  float64 `env:"INGEST_DEFAULT_RATE" envDefault:"1000"`
+	DefaultBurst int     `env:"INGEST_DEFAULT_BURST" envDefault:"2000"`
+	// DuplicateWindow is JOURNEY's Nats-Msg-Id window.
+	DuplicateWindow time.Duration `env:"JOURNEY_DUPLICATE_WINDOW" envDefault:"2m"`
+	// EventBytes and BatchBytes bound request bodies.
+	EventBytes int64 `env:"INGEST_MAX_EVENT_BYTES" envDefault:"65536"`
+	BatchBytes int64 `env:"INGEST_MAX_BATCH_BYTES" envDefault:"1048576"`
+}
+
+// Validate reports the first setting the service cannot use.
+func (c *Config) Validate() error {
+	switch {
+	case c.PublishTimeout <= 0:
+		return errors.New("config: INGEST_PUBLISH_TIMEOUT must be positive")
+	case c.EventBytes < 1024 || c.BatchBytes < c.EventBytes:
+		return errors.New("config: INGEST_MAX_EVENT_BYTES must be at least 1024 and INGEST_MAX_BATCH_BYTES at least as large")
+	case c.BatchBytes > 8<<20:
+		return errors.New("config: INGEST_MAX_BATCH_BYTES above 8 MiB exceeds what JetStream messages allow")
+	case c.DefaultRate > 0 && c.DefaultBurst < app.MaxBatch:
+		return fmt.Errorf("config: INGEST_DEFAULT_BURST %d is below %d, the largest batch", c.DefaultBurst, app.MaxBatch)
+	}
+	return nil
+}
+
+// Run connects, ensures the topology and serves until ctx ends.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	tenants, err := adapters.LoadTenants(cfg.TenantsFile, cfg.Tenants, adapters.Defaults{RatePerSecond: cfg.DefaultRate, Burst: cfg.DefaultBurst})
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	conn, err := broker.Connect(ctx, cfg.NATSURL, "ingest", log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	set := topology.Ingest(topology.Options{Replicas: cfg.JourneyReplicas, DuplicateWindow: cfg.DuplicateWindow})
+	if err := topology.Ensure(ctx, conn.JS, conn.NC.ConnectedServerVersion(), set); err != nil {
+		return err
+	}
+
+	pub, err := adapters.NewJourneyPublisher(conn.NC, cfg.PublishTimeout)
+	if err != nil {
+		return err
+	}
+	handler, err := app.NewPublishEventsHandler(pub, adapters.NewRateLimiter(time.Now), time.Now, cfg.MaxClockSkew)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := ports.NewMetrics(reg)
+	httpPort, err := ports.NewHTTP(handler, tenants, ports.Limits{EventBytes: cfg.EventBytes, BatchBytes: cfg.BatchBytes, RetryAfter: cfg.RetryAfter}, log, metrics)
+	if err != nil {
+		return err
+	}
+	grpcPort, err := ports.NewGRPC(handler, tenants, cfg.RetryAfter, metrics)
+	if err != nil {
+		return err
+	}
+
+	grpcSrv, health := grpcserver.New()
+	ingestv1.RegisterIngestServiceServer(grpcSrv, grpcPort)
+	health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	health.SetServingStatus(ingestv1.IngestService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+
+	api := &http.Server{
+		Handler: otelhttp.NewHandler(httpPort.Handler(), "ingest",
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + routeOf(r) })),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	adminSrv := &http.Server{
+		Handler:           admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready}),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	log.InfoContext(ctx, "ingest serving", "http", cfg.HTTPAddr, "grpc", cfg.GRPCAddr, "admin", cfg.AdminAddr, "tenants", len(tenants.IDs()))
+	defer health.Shutdown()
+	return runner.Run(ctx,
+		runner.HTTP("ingest api", cfg.HTTPAddr, api),
+		runner.GRPC("ingest grpc", cfg.GRPCAddr, grpcSrv),
+		runner.HTTP("ingest admin", cfg.AdminAddr, adminSrv),
+	)
+}
+
+// routeOf names a request by its route, never by its path: a path holds a
+// tenant id, and span names must stay few.
+func routeOf(r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	return "unmatched"
+}
