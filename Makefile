@@ -12,7 +12,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 
 # Every module of the workspace, for go test / go vet.
-MODULES  := ./gen/... ./platform/... ./services/ingest/...
+MODULES  := ./gen/... ./platform/... ./scripts/... ./services/ingest/...
 SERVICES := ingest
 
 .PHONY: run test bench build generate check-generate lint-proto vet tools redis clean
@@ -33,6 +33,7 @@ bench: redis
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ $(foreach s,$(SERVICES),./services/$(s)/cmd/$(s))
+	$(GO) build -o $(BIN)/demoshop ./scripts/demoshop
 	cd platform && $(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
 
 ## redis: make sure a real Redis answers at REDIS_URL (starts redis-server when installed)

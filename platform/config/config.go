@@ -3,7 +3,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"reflect"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -31,7 +34,7 @@ type Base struct {
 // and validates the shared fields of any embedded Base.
 func Load[T any](cfg *T) error {
 	if err := env.Parse(cfg); err != nil {
-		return fmt.Errorf("config: %w", err)
+		return fmt.Errorf("config: %w", nameVariables(err, reflect.TypeOf(cfg).Elem()))
 	}
 	if b, ok := any(cfg).(interface{ base() *Base }); ok {
 		return b.base().Validate()
@@ -40,6 +43,40 @@ func Load[T any](cfg *T) error {
 }
 
 func (b *Base) base() *Base { return b }
+
+// nameVariables rewrites env's parse errors, which name Go struct fields,
+// to name the environment variables an operator sets.
+func nameVariables(err error, t reflect.Type) error {
+	vars := map[string]string{}
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				walk(f.Type)
+				continue
+			}
+			if tag, _, _ := strings.Cut(f.Tag.Get("env"), ","); tag != "" {
+				vars[f.Name] = tag
+			}
+		}
+	}
+	walk(t)
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	msgs := make([]string, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) && vars[pe.Name] != "" {
+			msgs = append(msgs, fmt.Sprintf("%s=%q is not a valid %s: %v", vars[pe.Name], os.Getenv(vars[pe.Name]), pe.Type, pe.Err))
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
 
 // Validate reports the first variable that holds a value the service cannot use.
 func (b *Base) Validate() error {

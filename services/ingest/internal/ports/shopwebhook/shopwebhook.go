@@ -166,23 +166,28 @@ func firstNonEmpty(ss ...string) string {
 // customer is the event's customer, or nil when the order names nobody; the
 // event is still returned and validation upstream says what is missing.
 func customer(id, email, phone string) *journeyv1.Customer {
-	c := &journeyv1.Customer{CustomerId: id, Email: strings.TrimSpace(email), Phone: asciiDigits(strings.TrimSpace(phone))}
+	c := &journeyv1.Customer{CustomerId: id, Email: strings.TrimSpace(email), Phone: normalisePhone(phone)}
 	if c.CustomerId == "" && c.Email == "" && c.Phone == "" {
 		return nil
 	}
 	return c
 }
 
-// asciiDigits turns Persian and Arabic-Indic digits into ASCII ones: Iranian
-// shoppers often type their phone number as "۰۹۱۲۱۲۳۴۵۶۷".
-func asciiDigits(s string) string {
+// normalisePhone strips what shoppers type around a phone number and turns
+// Persian and Arabic-Indic digits into ASCII: "(555) 555-5555" becomes
+// "5555555555" and "۰۹۱۲ ۱۲۳ ۴۵۶۷" becomes "09121234567", so that one number
+// is one identity when profiles are joined. Anything else is kept for
+// validation to report.
+func normalisePhone(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r >= '۰' && r <= '۹':
 			return '0' + r - '۰'
 		case r >= '٠' && r <= '٩':
 			return '0' + r - '٠'
+		case strings.ContainsRune(" ()-.\u00a0", r):
+			return -1
 		}
 		return r
-	}, s)
+	}, strings.TrimSpace(s))
 }

@@ -1,0 +1,147 @@
+// Package proctest runs real service binaries in end-to-end tests: it builds
+// them with the go command, finds free ports, starts them as processes with
+// their output kept for the failure message, waits until they are ready and
+// stops them with SIGTERM as an orchestrator would.
+package proctest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Build compiles the main package pkg (an import path or a directory
+// relative to the test's working directory) into the test's temporary
+// directory and returns the binary's path.
+func Build(t testing.TB, pkg string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("proctest: go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+// FreeAddr returns a 127.0.0.1 address with a port nothing listens on now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Process is a running binary.
+type Process struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Start runs bin with env added to a minimal environment. The process is
+// killed when the test ends if it is still running, and its output is
+// logged when the test failed.
+func Start(t testing.TB, bin string, env ...string) *Process {
+	t.Helper()
+	p := &Process{cmd: exec.Command(bin), out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("proctest: start %s: %v", bin, err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", filepath.Base(bin), p.out.String())
+		}
+	})
+	return p
+}
+
+// Output is what the process wrote so far.
+func (p *Process) Output() string { return p.out.String() }
+
+// WaitReady polls url until it answers 200, the process exits, or d passes.
+func (p *Process) WaitReady(t testing.TB, url string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		select {
+		case <-p.done:
+			t.Fatalf("proctest: process exited before %s was ready: %v\n%s", url, p.err, p.out.String())
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proctest: %s not ready within %v (last: %v)\n%s", url, d, err, p.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop sends SIGTERM and waits up to d for the process to exit; it returns
+// the exit error (nil for a clean exit).
+func (p *Process) Stop(d time.Duration) error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(d):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("proctest: still running %v after SIGTERM; killed", d)
+	}
+}
+
+// Exited waits until ctx ends for the process to exit by itself; it reports
+// whether it did and its exit error.
+func (p *Process) Exited(ctx context.Context) (exited bool, err error) {
+	select {
+	case <-p.done:
+		return true, p.err
+	case <-ctx.Done():
+		return false, nil
+	}
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `make run`: starts the pinned nats-server (unless NATS_URL is given), every
+# Bazgasht service that exists, provisions the demo tenant, runs the demo
+# shop, and stays up until Ctrl-C; then stops everything cleanly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA=.data
+LOGS=$DATA/logs
+mkdir -p "$LOGS"
+export BAZGASHT_DEV_API_KEY="${BAZGASHT_DEV_API_KEY:-bzk_dev_demo_key}"
+export BAZGASHT_DEV_SHOPIFY_SECRET="${BAZGASHT_DEV_SHOPIFY_SECRET:-shpss_dev_demo_secret}"
+export BAZGASHT_DEV_WOOCOMMERCE_SECRET="${BAZGASHT_DEV_WOOCOMMERCE_SECRET:-wc_dev_demo_secret}"
+NATS_PORT="${BAZGASHT_NATS_PORT:-4250}"
+
+pids=()
+names=()
+stop_all() {
+	trap - INT TERM EXIT
+	echo
+	echo "stopping…"
+	# Services first (they drain their NATS connections), NATS last.
+	for ((i=${#pids[@]}-1; i>=0; i--)); do
+		kill -TERM "${pids[$i]}" 2>/dev/null || true
+		wait "${pids[$i]}" 2>/dev/null || true
+		echo "  ${names[$i]} stopped"
+	done
+}
+trap stop_all EXIT
+trap 'stop_all; exit 0' INT TERM
+
+start() { # name, then the command; output goes to .data/logs/<name>.log
+	local name=$1; shift
+	"$@" >"$LOGS/$name.log" 2>&1 &
+	pids+=($!)
+	names+=("$name")
+}
+
+wait_http() { # url, name
+	for _ in $(seq 200); do
+		if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+		if ! kill -0 "${pids[-1]}" 2>/dev/null; then break; fi
+		sleep 0.1
+	done
+	echo "$2 did not become ready; its log ($LOGS/$2.log):" >&2
+	tail -n 30 "$LOGS/$2.log" >&2
+	exit 1
+}
+
+if [ -z "${NATS_URL:-}" ]; then
+	start nats-server bin/nats-server -js -sd "$DATA/nats" -a 127.0.0.1 -p "$NATS_PORT" -m "$((NATS_PORT + 1000))"
+	wait_http "http://127.0.0.1:$((NATS_PORT + 1000))/healthz?js-enabled-only=true" nats-server
+	export NATS_URL="nats://127.0.0.1:$NATS_PORT"
+	echo "nats-server $(bin/nats-server --version | awk '{print $2}') on $NATS_URL (data in $DATA/nats)"
+fi
+
+# The demo tenant: only the key's hash is written down.
+key_hash=$(printf %s "$BAZGASHT_DEV_API_KEY" | sha256sum | cut -d' ' -f1)
+cat >"$DATA/tenants.json" <<JSON
+{"tenants": [{"id": "demo", "api_key_sha256": ["$key_hash"],
+  "shopify_secret": "$BAZGASHT_DEV_SHOPIFY_SECRET", "woocommerce_secret": "$BAZGASHT_DEV_WOOCOMMERCE_SECRET"}]}
+JSON
+chmod 600 "$DATA/tenants.json"
+
+INGEST_TENANTS_FILE="$DATA/tenants.json" start ingest bin/ingest
+wait_http http://127.0.0.1:7080/readyz ingest
+echo "ingest: HTTP :8080, gRPC :9080, admin :7080 (log in $LOGS/ingest.log)"
+echo "demo tenant 'demo', API key: $BAZGASHT_DEV_API_KEY"
+echo
+
+bin/demoshop -api http://127.0.0.1:8080 -nats "$NATS_URL"
+
+cat <<MSG
+
+Bazgasht is running. Try it:
+  curl -s -X POST http://127.0.0.1:8080/v1/events \\
+    -H "Authorization: Bearer $BAZGASHT_DEV_API_KEY" -H 'Content-Type: application/json' \\
+    -d '{"id":"hello-1","type":"product.viewed","customer":{"customer_id":"c-1"},"product_viewed":{"product":{"product_id":"p-1"}}}'
+  curl -s http://127.0.0.1:7080/metrics | grep bazgasht_
+  grpcurl -plaintext 127.0.0.1:9080 list
+Logs are in $LOGS. Press Ctrl-C to stop.
+MSG
+wait
