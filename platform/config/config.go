@@ -5,10 +5,10 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
-	"reflect"
 	"log/slog"
 	"net/url"
+	"os"
+	"reflect"
 	"strings"
 
 	"github.com/caarlos0/env/v11"

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,6 +27,7 @@ import (
 const apiKey = "bzk_e2e_key"
 
 type ingest struct {
+	bin                 string
 	proc                *proctest.Process
 	api, admin, grpcTCP string
 }
@@ -39,7 +41,7 @@ func startIngest(t *testing.T, natsURL string, extraEnv ...string) *ingest {
 	if err := os.WriteFile(tenants, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in := &ingest{api: proctest.FreeAddr(t), admin: proctest.FreeAddr(t), grpcTCP: proctest.FreeAddr(t)}
+	in := &ingest{bin: bin, api: proctest.FreeAddr(t), admin: proctest.FreeAddr(t), grpcTCP: proctest.FreeAddr(t)}
 	env := append([]string{
 		"NATS_URL=" + natsURL,
 		"INGEST_HTTP_ADDR=" + in.api,
@@ -117,8 +119,20 @@ func TestIngestBinaryStoresEventsAndStopsCleanly(t *testing.T) {
 		t.Fatalf("gRPC health = %v, %v", hr, err)
 	}
 
+	// The container image's health check: the binary probes its own /readyz.
+	probe := exec.Command(in.bin, "-healthcheck")
+	probe.Env = []string{"INGEST_ADMIN_ADDR=" + in.admin}
+	if out, err := probe.CombinedOutput(); err != nil {
+		t.Fatalf("ingest -healthcheck: %v %s; want exit 0 while ready", err, out)
+	}
+
 	if err := in.proc.Stop(15 * time.Second); err != nil {
 		t.Fatalf("SIGTERM: %v; want a clean exit", err)
+	}
+	probe = exec.Command(in.bin, "-healthcheck")
+	probe.Env = []string{"INGEST_ADMIN_ADDR=" + in.admin}
+	if err := probe.Run(); err == nil {
+		t.Fatal("ingest -healthcheck exits 0 with ingest stopped")
 	}
 }
 

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 	_ "time/tzdata" // IANA zones for customer time zones, even on scratch images
 
+	"github.com/bazgasht/bazgasht/platform/admin"
 	"github.com/bazgasht/bazgasht/platform/config"
 	"github.com/bazgasht/bazgasht/platform/logging"
 	"github.com/bazgasht/bazgasht/platform/telemetry"
@@ -19,6 +21,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "-healthcheck" {
+		os.Exit(admin.Healthcheck(cmp.Or(os.Getenv("INGEST_ADMIN_ADDR"), ":7080")))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
