@@ -12,6 +12,7 @@ package profilev1
 
 import (
 	v1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
+	v11 "github.com/bazgasht/bazgasht/gen/cx/report/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -203,121 +204,6 @@ func (x MergeReason) Number() protoreflect.EnumNumber {
 // Deprecated: Use MergeReason.Descriptor instead.
 func (MergeReason) EnumDescriptor() ([]byte, []int) {
 	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{2}
-}
-
-// Granularity is the length of one reporting period.
-type Granularity int32
-
-const (
-	// Not set; the request is invalid.
-	Granularity_GRANULARITY_UNSPECIFIED Granularity = 0
-	// A calendar day.
-	Granularity_GRANULARITY_DAY Granularity = 1
-	// A week: Saturday to Friday in the Jalali calendar, Monday to Sunday
-	// (ISO 8601) in the Gregorian.
-	Granularity_GRANULARITY_WEEK Granularity = 2
-	// A calendar month.
-	Granularity_GRANULARITY_MONTH Granularity = 3
-	// A calendar quarter.
-	Granularity_GRANULARITY_QUARTER Granularity = 4
-)
-
-// Enum value maps for Granularity.
-var (
-	Granularity_name = map[int32]string{
-		0: "GRANULARITY_UNSPECIFIED",
-		1: "GRANULARITY_DAY",
-		2: "GRANULARITY_WEEK",
-		3: "GRANULARITY_MONTH",
-		4: "GRANULARITY_QUARTER",
-	}
-	Granularity_value = map[string]int32{
-		"GRANULARITY_UNSPECIFIED": 0,
-		"GRANULARITY_DAY":         1,
-		"GRANULARITY_WEEK":        2,
-		"GRANULARITY_MONTH":       3,
-		"GRANULARITY_QUARTER":     4,
-	}
-)
-
-func (x Granularity) Enum() *Granularity {
-	p := new(Granularity)
-	*p = x
-	return p
-}
-
-func (x Granularity) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (Granularity) Descriptor() protoreflect.EnumDescriptor {
-	return file_cx_profile_v1_profile_proto_enumTypes[3].Descriptor()
-}
-
-func (Granularity) Type() protoreflect.EnumType {
-	return &file_cx_profile_v1_profile_proto_enumTypes[3]
-}
-
-func (x Granularity) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use Granularity.Descriptor instead.
-func (Granularity) EnumDescriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{3}
-}
-
-// Calendar sets where period boundaries fall.
-type Calendar int32
-
-const (
-	// Not set: the Gregorian calendar.
-	Calendar_CALENDAR_UNSPECIFIED Calendar = 0
-	// The Gregorian calendar.
-	Calendar_CALENDAR_GREGORIAN Calendar = 1
-	// The Jalali (Solar Hijri) calendar, as used with the "fa" locale.
-	Calendar_CALENDAR_JALALI Calendar = 2
-)
-
-// Enum value maps for Calendar.
-var (
-	Calendar_name = map[int32]string{
-		0: "CALENDAR_UNSPECIFIED",
-		1: "CALENDAR_GREGORIAN",
-		2: "CALENDAR_JALALI",
-	}
-	Calendar_value = map[string]int32{
-		"CALENDAR_UNSPECIFIED": 0,
-		"CALENDAR_GREGORIAN":   1,
-		"CALENDAR_JALALI":      2,
-	}
-)
-
-func (x Calendar) Enum() *Calendar {
-	p := new(Calendar)
-	*p = x
-	return p
-}
-
-func (x Calendar) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (Calendar) Descriptor() protoreflect.EnumDescriptor {
-	return file_cx_profile_v1_profile_proto_enumTypes[4].Descriptor()
-}
-
-func (Calendar) Type() protoreflect.EnumType {
-	return &file_cx_profile_v1_profile_proto_enumTypes[4]
-}
-
-func (x Calendar) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use Calendar.Descriptor instead.
-func (Calendar) EnumDescriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{4}
 }
 
 // CustomerRef names one customer: by the profile id Bazgasht gave it, or by
@@ -2001,177 +1887,27 @@ func (x *Merge) GetMergedAt() *timestamppb.Timestamp {
 	return nil
 }
 
-// Period chooses the time range of a report and how it is cut.
-type Period struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Start of the range. It is rounded down to the start of its period.
-	// Required.
-	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	// End of the range, exclusive. It is rounded up to the end of its period.
-	// Required; after start_time, and at most 5 years after it.
-	EndTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	// Length of one period. Required.
-	Granularity Granularity `protobuf:"varint,3,opt,name=granularity,proto3,enum=cx.profile.v1.Granularity" json:"granularity,omitempty"`
-	// Calendar of the period boundaries.
-	Calendar Calendar `protobuf:"varint,4,opt,name=calendar,proto3,enum=cx.profile.v1.Calendar" json:"calendar,omitempty"`
-	// IANA time zone in which days start, such as "Asia/Tehran"; UTC when
-	// empty.
-	TimeZone      string `protobuf:"bytes,5,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Period) Reset() {
-	*x = Period{}
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[21]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Period) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Period) ProtoMessage() {}
-
-func (x *Period) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[21]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Period.ProtoReflect.Descriptor instead.
-func (*Period) Descriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{21}
-}
-
-func (x *Period) GetStartTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.StartTime
-	}
-	return nil
-}
-
-func (x *Period) GetEndTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.EndTime
-	}
-	return nil
-}
-
-func (x *Period) GetGranularity() Granularity {
-	if x != nil {
-		return x.Granularity
-	}
-	return Granularity_GRANULARITY_UNSPECIFIED
-}
-
-func (x *Period) GetCalendar() Calendar {
-	if x != nil {
-		return x.Calendar
-	}
-	return Calendar_CALENDAR_UNSPECIFIED
-}
-
-func (x *Period) GetTimeZone() string {
-	if x != nil {
-		return x.TimeZone
-	}
-	return ""
-}
-
-// PeriodBounds names one period of a report.
-type PeriodBounds struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Start of the period.
-	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	// End of the period, exclusive.
-	EndTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	// Label in the requested calendar, such as "1403-07", "2024-Q3" or
-	// "1403-07-15"; Latin digits, for the caller to localise.
-	Label         string `protobuf:"bytes,3,opt,name=label,proto3" json:"label,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PeriodBounds) Reset() {
-	*x = PeriodBounds{}
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[22]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PeriodBounds) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PeriodBounds) ProtoMessage() {}
-
-func (x *PeriodBounds) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[22]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PeriodBounds.ProtoReflect.Descriptor instead.
-func (*PeriodBounds) Descriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{22}
-}
-
-func (x *PeriodBounds) GetStartTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.StartTime
-	}
-	return nil
-}
-
-func (x *PeriodBounds) GetEndTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.EndTime
-	}
-	return nil
-}
-
-func (x *PeriodBounds) GetLabel() string {
-	if x != nil {
-		return x.Label
-	}
-	return ""
-}
-
 // GetCommerceKPIsRequest asks for commerce KPIs.
 type GetCommerceKPIsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The shop. Required.
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	// The range and its periods. Required.
-	Period *Period `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
+	Period *v11.Period `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
 	// Only customers in this segment now, such as "vip"; all when empty.
 	Segment string `protobuf:"bytes,3,opt,name=segment,proto3" json:"segment,omitempty"`
 	// Only orders placed through this touchpoint (the event's context
 	// channel: "web", "app", "store", ...); all when empty.
 	Touchpoint string `protobuf:"bytes,4,opt,name=touchpoint,proto3" json:"touchpoint,omitempty"`
 	// Cohort length for retention: month or quarter; month when unspecified.
-	CohortGranularity Granularity `protobuf:"varint,5,opt,name=cohort_granularity,json=cohortGranularity,proto3,enum=cx.profile.v1.Granularity" json:"cohort_granularity,omitempty"`
+	CohortGranularity v11.Granularity `protobuf:"varint,5,opt,name=cohort_granularity,json=cohortGranularity,proto3,enum=cx.report.v1.Granularity" json:"cohort_granularity,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GetCommerceKPIsRequest) Reset() {
 	*x = GetCommerceKPIsRequest{}
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[23]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2183,7 +1919,7 @@ func (x *GetCommerceKPIsRequest) String() string {
 func (*GetCommerceKPIsRequest) ProtoMessage() {}
 
 func (x *GetCommerceKPIsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[23]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2196,7 +1932,7 @@ func (x *GetCommerceKPIsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommerceKPIsRequest.ProtoReflect.Descriptor instead.
 func (*GetCommerceKPIsRequest) Descriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{23}
+	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetCommerceKPIsRequest) GetTenant() string {
@@ -2206,7 +1942,7 @@ func (x *GetCommerceKPIsRequest) GetTenant() string {
 	return ""
 }
 
-func (x *GetCommerceKPIsRequest) GetPeriod() *Period {
+func (x *GetCommerceKPIsRequest) GetPeriod() *v11.Period {
 	if x != nil {
 		return x.Period
 	}
@@ -2227,11 +1963,11 @@ func (x *GetCommerceKPIsRequest) GetTouchpoint() string {
 	return ""
 }
 
-func (x *GetCommerceKPIsRequest) GetCohortGranularity() Granularity {
+func (x *GetCommerceKPIsRequest) GetCohortGranularity() v11.Granularity {
 	if x != nil {
 		return x.CohortGranularity
 	}
-	return Granularity_GRANULARITY_UNSPECIFIED
+	return v11.Granularity(0)
 }
 
 // GetCommerceKPIsResponse carries the KPIs of every period and of the whole
@@ -2259,7 +1995,7 @@ type GetCommerceKPIsResponse struct {
 
 func (x *GetCommerceKPIsResponse) Reset() {
 	*x = GetCommerceKPIsResponse{}
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[24]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2271,7 +2007,7 @@ func (x *GetCommerceKPIsResponse) String() string {
 func (*GetCommerceKPIsResponse) ProtoMessage() {}
 
 func (x *GetCommerceKPIsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[24]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2284,7 +2020,7 @@ func (x *GetCommerceKPIsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommerceKPIsResponse.ProtoReflect.Descriptor instead.
 func (*GetCommerceKPIsResponse) Descriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{24}
+	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetCommerceKPIsResponse) GetPeriods() []*CommerceKPIs {
@@ -2340,7 +2076,7 @@ func (x *GetCommerceKPIsResponse) GetChurnedAfter() *durationpb.Duration {
 type CommerceKPIs struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The period.
-	Bounds *PeriodBounds `protobuf:"bytes,1,opt,name=bounds,proto3" json:"bounds,omitempty"`
+	Bounds *v11.PeriodBounds `protobuf:"bytes,1,opt,name=bounds,proto3" json:"bounds,omitempty"`
 	// Customers who placed at least one order in the period.
 	Customers int64 `protobuf:"varint,2,opt,name=customers,proto3" json:"customers,omitempty"`
 	// Of those, customers whose first order ever fell in the period.
@@ -2359,7 +2095,7 @@ type CommerceKPIs struct {
 
 func (x *CommerceKPIs) Reset() {
 	*x = CommerceKPIs{}
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[25]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2371,7 +2107,7 @@ func (x *CommerceKPIs) String() string {
 func (*CommerceKPIs) ProtoMessage() {}
 
 func (x *CommerceKPIs) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[25]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2384,10 +2120,10 @@ func (x *CommerceKPIs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommerceKPIs.ProtoReflect.Descriptor instead.
 func (*CommerceKPIs) Descriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{25}
+	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{23}
 }
 
-func (x *CommerceKPIs) GetBounds() *PeriodBounds {
+func (x *CommerceKPIs) GetBounds() *v11.PeriodBounds {
 	if x != nil {
 		return x.Bounds
 	}
@@ -2455,7 +2191,7 @@ type CurrencyKPIs struct {
 
 func (x *CurrencyKPIs) Reset() {
 	*x = CurrencyKPIs{}
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[26]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2467,7 +2203,7 @@ func (x *CurrencyKPIs) String() string {
 func (*CurrencyKPIs) ProtoMessage() {}
 
 func (x *CurrencyKPIs) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[26]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2480,7 +2216,7 @@ func (x *CurrencyKPIs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CurrencyKPIs.ProtoReflect.Descriptor instead.
 func (*CurrencyKPIs) Descriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{26}
+	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CurrencyKPIs) GetCurrency() string {
@@ -2540,7 +2276,7 @@ type ClvDistribution struct {
 
 func (x *ClvDistribution) Reset() {
 	*x = ClvDistribution{}
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[27]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2552,7 +2288,7 @@ func (x *ClvDistribution) String() string {
 func (*ClvDistribution) ProtoMessage() {}
 
 func (x *ClvDistribution) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[27]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2565,7 +2301,7 @@ func (x *ClvDistribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClvDistribution.ProtoReflect.Descriptor instead.
 func (*ClvDistribution) Descriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{27}
+	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ClvDistribution) GetMean() *v1.Money {
@@ -2615,7 +2351,7 @@ func (x *ClvDistribution) GetP99() *v1.Money {
 type Cohort struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The period of the first order.
-	Bounds *PeriodBounds `protobuf:"bytes,1,opt,name=bounds,proto3" json:"bounds,omitempty"`
+	Bounds *v11.PeriodBounds `protobuf:"bytes,1,opt,name=bounds,proto3" json:"bounds,omitempty"`
 	// Customers in the cohort.
 	Size int64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
 	// Customers of the cohort active (any activity) in each period from the
@@ -2631,7 +2367,7 @@ type Cohort struct {
 
 func (x *Cohort) Reset() {
 	*x = Cohort{}
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[28]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2643,7 +2379,7 @@ func (x *Cohort) String() string {
 func (*Cohort) ProtoMessage() {}
 
 func (x *Cohort) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[28]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2656,10 +2392,10 @@ func (x *Cohort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cohort.ProtoReflect.Descriptor instead.
 func (*Cohort) Descriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{28}
+	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{26}
 }
 
-func (x *Cohort) GetBounds() *PeriodBounds {
+func (x *Cohort) GetBounds() *v11.PeriodBounds {
 	if x != nil {
 		return x.Bounds
 	}
@@ -2700,7 +2436,7 @@ type GetSupportKPIsRequest struct {
 	// The shop. Required.
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	// The range and its periods. Required.
-	Period *Period `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
+	Period *v11.Period `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
 	// Only customers in this segment now; all when empty.
 	Segment string `protobuf:"bytes,3,opt,name=segment,proto3" json:"segment,omitempty"`
 	// Only tickets opened through this touchpoint ("email", "chat", "phone",
@@ -2712,7 +2448,7 @@ type GetSupportKPIsRequest struct {
 
 func (x *GetSupportKPIsRequest) Reset() {
 	*x = GetSupportKPIsRequest{}
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[29]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2724,7 +2460,7 @@ func (x *GetSupportKPIsRequest) String() string {
 func (*GetSupportKPIsRequest) ProtoMessage() {}
 
 func (x *GetSupportKPIsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[29]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2737,7 +2473,7 @@ func (x *GetSupportKPIsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSupportKPIsRequest.ProtoReflect.Descriptor instead.
 func (*GetSupportKPIsRequest) Descriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{29}
+	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetSupportKPIsRequest) GetTenant() string {
@@ -2747,7 +2483,7 @@ func (x *GetSupportKPIsRequest) GetTenant() string {
 	return ""
 }
 
-func (x *GetSupportKPIsRequest) GetPeriod() *Period {
+func (x *GetSupportKPIsRequest) GetPeriod() *v11.Period {
 	if x != nil {
 		return x.Period
 	}
@@ -2782,7 +2518,7 @@ type GetSupportKPIsResponse struct {
 
 func (x *GetSupportKPIsResponse) Reset() {
 	*x = GetSupportKPIsResponse{}
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[30]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2794,7 +2530,7 @@ func (x *GetSupportKPIsResponse) String() string {
 func (*GetSupportKPIsResponse) ProtoMessage() {}
 
 func (x *GetSupportKPIsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[30]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2807,7 +2543,7 @@ func (x *GetSupportKPIsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSupportKPIsResponse.ProtoReflect.Descriptor instead.
 func (*GetSupportKPIsResponse) Descriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{30}
+	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetSupportKPIsResponse) GetPeriods() []*SupportKPIs {
@@ -2828,7 +2564,7 @@ func (x *GetSupportKPIsResponse) GetTotal() *SupportKPIs {
 type SupportKPIs struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The period.
-	Bounds *PeriodBounds `protobuf:"bytes,1,opt,name=bounds,proto3" json:"bounds,omitempty"`
+	Bounds *v11.PeriodBounds `protobuf:"bytes,1,opt,name=bounds,proto3" json:"bounds,omitempty"`
 	// Tickets opened in the period.
 	Opened int64 `protobuf:"varint,2,opt,name=opened,proto3" json:"opened,omitempty"`
 	// Tickets resolved in the period.
@@ -2855,7 +2591,7 @@ type SupportKPIs struct {
 
 func (x *SupportKPIs) Reset() {
 	*x = SupportKPIs{}
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[31]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2867,7 +2603,7 @@ func (x *SupportKPIs) String() string {
 func (*SupportKPIs) ProtoMessage() {}
 
 func (x *SupportKPIs) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[31]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2880,10 +2616,10 @@ func (x *SupportKPIs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupportKPIs.ProtoReflect.Descriptor instead.
 func (*SupportKPIs) Descriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{31}
+	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{29}
 }
 
-func (x *SupportKPIs) GetBounds() *PeriodBounds {
+func (x *SupportKPIs) GetBounds() *v11.PeriodBounds {
 	if x != nil {
 		return x.Bounds
 	}
@@ -2970,7 +2706,7 @@ type TopicVolume struct {
 
 func (x *TopicVolume) Reset() {
 	*x = TopicVolume{}
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[32]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2982,7 +2718,7 @@ func (x *TopicVolume) String() string {
 func (*TopicVolume) ProtoMessage() {}
 
 func (x *TopicVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_profile_v1_profile_proto_msgTypes[32]
+	mi := &file_cx_profile_v1_profile_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2995,7 +2731,7 @@ func (x *TopicVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicVolume.ProtoReflect.Descriptor instead.
 func (*TopicVolume) Descriptor() ([]byte, []int) {
-	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{32}
+	return file_cx_profile_v1_profile_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TopicVolume) GetTopic() string {
@@ -3030,7 +2766,7 @@ var File_cx_profile_v1_profile_proto protoreflect.FileDescriptor
 
 const file_cx_profile_v1_profile_proto_rawDesc = "" +
 	"\n" +
-	"\x1bcx/profile/v1/profile.proto\x12\rcx.profile.v1\x1a\x1bcx/journey/v1/journey.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"l\n" +
+	"\x1bcx/profile/v1/profile.proto\x12\rcx.profile.v1\x1a\x1bcx/journey/v1/journey.proto\x1a\x19cx/report/v1/report.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"l\n" +
 	"\vCustomerRef\x12\x1f\n" +
 	"\n" +
 	"profile_id\x18\x01 \x01(\tH\x00R\tprofileId\x125\n" +
@@ -3171,27 +2907,15 @@ const file_cx_profile_v1_profile_proto_rawDesc = "" +
 	"\x0fshared_identity\x18\x03 \x01(\v2\x17.cx.journey.v1.CustomerR\x0esharedIdentity\x122\n" +
 	"\x06reason\x18\x04 \x01(\x0e2\x1a.cx.profile.v1.MergeReasonR\x06reason\x12$\n" +
 	"\x0ecause_event_id\x18\x05 \x01(\tR\fcauseEventId\x127\n" +
-	"\tmerged_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bmergedAt\"\x8a\x02\n" +
-	"\x06Period\x129\n" +
-	"\n" +
-	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12<\n" +
-	"\vgranularity\x18\x03 \x01(\x0e2\x1a.cx.profile.v1.GranularityR\vgranularity\x123\n" +
-	"\bcalendar\x18\x04 \x01(\x0e2\x17.cx.profile.v1.CalendarR\bcalendar\x12\x1b\n" +
-	"\ttime_zone\x18\x05 \x01(\tR\btimeZone\"\x96\x01\n" +
-	"\fPeriodBounds\x129\n" +
-	"\n" +
-	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x14\n" +
-	"\x05label\x18\x03 \x01(\tR\x05label\"\xe4\x01\n" +
+	"\tmerged_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bmergedAt\"\xe2\x01\n" +
 	"\x16GetCommerceKPIsRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12-\n" +
-	"\x06period\x18\x02 \x01(\v2\x15.cx.profile.v1.PeriodR\x06period\x12\x18\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12,\n" +
+	"\x06period\x18\x02 \x01(\v2\x14.cx.report.v1.PeriodR\x06period\x12\x18\n" +
 	"\asegment\x18\x03 \x01(\tR\asegment\x12\x1e\n" +
 	"\n" +
 	"touchpoint\x18\x04 \x01(\tR\n" +
-	"touchpoint\x12I\n" +
-	"\x12cohort_granularity\x18\x05 \x01(\x0e2\x1a.cx.profile.v1.GranularityR\x11cohortGranularity\"\x8c\x03\n" +
+	"touchpoint\x12H\n" +
+	"\x12cohort_granularity\x18\x05 \x01(\x0e2\x19.cx.report.v1.GranularityR\x11cohortGranularity\"\x8c\x03\n" +
 	"\x17GetCommerceKPIsResponse\x125\n" +
 	"\aperiods\x18\x01 \x03(\v2\x1b.cx.profile.v1.CommerceKPIsR\aperiods\x121\n" +
 	"\x05total\x18\x02 \x01(\v2\x1b.cx.profile.v1.CommerceKPIsR\x05total\x12/\n" +
@@ -3199,9 +2923,9 @@ const file_cx_profile_v1_profile_proto_rawDesc = "" +
 	"\x11customers_at_risk\x18\x04 \x01(\x03R\x0fcustomersAtRisk\x12+\n" +
 	"\x11customers_churned\x18\x05 \x01(\x03R\x10customersChurned\x12=\n" +
 	"\rat_risk_after\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\vatRiskAfter\x12>\n" +
-	"\rchurned_after\x18\a \x01(\v2\x19.google.protobuf.DurationR\fchurnedAfter\"\xb9\x02\n" +
-	"\fCommerceKPIs\x123\n" +
-	"\x06bounds\x18\x01 \x01(\v2\x1b.cx.profile.v1.PeriodBoundsR\x06bounds\x12\x1c\n" +
+	"\rchurned_after\x18\a \x01(\v2\x19.google.protobuf.DurationR\fchurnedAfter\"\xb8\x02\n" +
+	"\fCommerceKPIs\x122\n" +
+	"\x06bounds\x18\x01 \x01(\v2\x1a.cx.report.v1.PeriodBoundsR\x06bounds\x12\x1c\n" +
 	"\tcustomers\x18\x02 \x01(\x03R\tcustomers\x12#\n" +
 	"\rnew_customers\x18\x03 \x01(\x03R\fnewCustomers\x12)\n" +
 	"\x10repeat_customers\x18\x04 \x01(\x03R\x0frepeatCustomers\x120\n" +
@@ -3221,25 +2945,25 @@ const file_cx_profile_v1_profile_proto_rawDesc = "" +
 	"\x03p50\x18\x03 \x01(\v2\x14.cx.journey.v1.MoneyR\x03p50\x12&\n" +
 	"\x03p75\x18\x04 \x01(\v2\x14.cx.journey.v1.MoneyR\x03p75\x12&\n" +
 	"\x03p90\x18\x05 \x01(\v2\x14.cx.journey.v1.MoneyR\x03p90\x12&\n" +
-	"\x03p99\x18\x06 \x01(\v2\x14.cx.journey.v1.MoneyR\x03p99\"\xae\x01\n" +
-	"\x06Cohort\x123\n" +
-	"\x06bounds\x18\x01 \x01(\v2\x1b.cx.profile.v1.PeriodBoundsR\x06bounds\x12\x12\n" +
+	"\x03p99\x18\x06 \x01(\v2\x14.cx.journey.v1.MoneyR\x03p99\"\xad\x01\n" +
+	"\x06Cohort\x122\n" +
+	"\x06bounds\x18\x01 \x01(\v2\x1a.cx.report.v1.PeriodBoundsR\x06bounds\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x1a\n" +
 	"\bretained\x18\x03 \x03(\x03R\bretained\x12%\n" +
 	"\x0eretention_rate\x18\x04 \x03(\x01R\rretentionRate\x12\x18\n" +
-	"\achurned\x18\x05 \x01(\x03R\achurned\"\x98\x01\n" +
+	"\achurned\x18\x05 \x01(\x03R\achurned\"\x97\x01\n" +
 	"\x15GetSupportKPIsRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12-\n" +
-	"\x06period\x18\x02 \x01(\v2\x15.cx.profile.v1.PeriodR\x06period\x12\x18\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12,\n" +
+	"\x06period\x18\x02 \x01(\v2\x14.cx.report.v1.PeriodR\x06period\x12\x18\n" +
 	"\asegment\x18\x03 \x01(\tR\asegment\x12\x1e\n" +
 	"\n" +
 	"touchpoint\x18\x04 \x01(\tR\n" +
 	"touchpoint\"\x80\x01\n" +
 	"\x16GetSupportKPIsResponse\x124\n" +
 	"\aperiods\x18\x01 \x03(\v2\x1a.cx.profile.v1.SupportKPIsR\aperiods\x120\n" +
-	"\x05total\x18\x02 \x01(\v2\x1a.cx.profile.v1.SupportKPIsR\x05total\"\xf9\x03\n" +
-	"\vSupportKPIs\x123\n" +
-	"\x06bounds\x18\x01 \x01(\v2\x1b.cx.profile.v1.PeriodBoundsR\x06bounds\x12\x16\n" +
+	"\x05total\x18\x02 \x01(\v2\x1a.cx.profile.v1.SupportKPIsR\x05total\"\xf8\x03\n" +
+	"\vSupportKPIs\x122\n" +
+	"\x06bounds\x18\x01 \x01(\v2\x1a.cx.report.v1.PeriodBoundsR\x06bounds\x12\x16\n" +
 	"\x06opened\x18\x02 \x01(\x03R\x06opened\x12\x1a\n" +
 	"\bresolved\x18\x03 \x01(\x03R\bresolved\x12\x1a\n" +
 	"\breopened\x18\x04 \x01(\x03R\breopened\x12\x1f\n" +
@@ -3271,17 +2995,7 @@ const file_cx_profile_v1_profile_proto_rawDesc = "" +
 	"\vMergeReason\x12\x1c\n" +
 	"\x18MERGE_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17MERGE_REASON_IDENTIFIED\x10\x01\x12 \n" +
-	"\x1cMERGE_REASON_SHARED_IDENTITY\x10\x02*\x85\x01\n" +
-	"\vGranularity\x12\x1b\n" +
-	"\x17GRANULARITY_UNSPECIFIED\x10\x00\x12\x13\n" +
-	"\x0fGRANULARITY_DAY\x10\x01\x12\x14\n" +
-	"\x10GRANULARITY_WEEK\x10\x02\x12\x15\n" +
-	"\x11GRANULARITY_MONTH\x10\x03\x12\x17\n" +
-	"\x13GRANULARITY_QUARTER\x10\x04*Q\n" +
-	"\bCalendar\x12\x18\n" +
-	"\x14CALENDAR_UNSPECIFIED\x10\x00\x12\x16\n" +
-	"\x12CALENDAR_GREGORIAN\x10\x01\x12\x13\n" +
-	"\x0fCALENDAR_JALALI\x10\x022\xb8\x04\n" +
+	"\x1cMERGE_REASON_SHARED_IDENTITY\x10\x022\xb8\x04\n" +
 	"\x0eProfileService\x12Q\n" +
 	"\n" +
 	"GetProfile\x12 .cx.profile.v1.GetProfileRequest\x1a!.cx.profile.v1.GetProfileResponse\x12T\n" +
@@ -3305,153 +3019,146 @@ func file_cx_profile_v1_profile_proto_rawDescGZIP() []byte {
 	return file_cx_profile_v1_profile_proto_rawDescData
 }
 
-var file_cx_profile_v1_profile_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_cx_profile_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_cx_profile_v1_profile_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_cx_profile_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_cx_profile_v1_profile_proto_goTypes = []any{
 	(NpsCategory)(0),                   // 0: cx.profile.v1.NpsCategory
 	(LifecycleStage)(0),                // 1: cx.profile.v1.LifecycleStage
 	(MergeReason)(0),                   // 2: cx.profile.v1.MergeReason
-	(Granularity)(0),                   // 3: cx.profile.v1.Granularity
-	(Calendar)(0),                      // 4: cx.profile.v1.Calendar
-	(*CustomerRef)(nil),                // 5: cx.profile.v1.CustomerRef
-	(*GetProfileRequest)(nil),          // 6: cx.profile.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),         // 7: cx.profile.v1.GetProfileResponse
-	(*Profile)(nil),                    // 8: cx.profile.v1.Profile
-	(*Identities)(nil),                 // 9: cx.profile.v1.Identities
-	(*Traits)(nil),                     // 10: cx.profile.v1.Traits
-	(*Commerce)(nil),                   // 11: cx.profile.v1.Commerce
-	(*CurrencyTotals)(nil),             // 12: cx.profile.v1.CurrencyTotals
-	(*Affinity)(nil),                   // 13: cx.profile.v1.Affinity
-	(*ViewedProduct)(nil),              // 14: cx.profile.v1.ViewedProduct
-	(*Support)(nil),                    // 15: cx.profile.v1.Support
-	(*Feedback)(nil),                   // 16: cx.profile.v1.Feedback
-	(*Score)(nil),                      // 17: cx.profile.v1.Score
-	(*GetTimelineRequest)(nil),         // 18: cx.profile.v1.GetTimelineRequest
-	(*GetTimelineResponse)(nil),        // 19: cx.profile.v1.GetTimelineResponse
-	(*ListSegmentMembersRequest)(nil),  // 20: cx.profile.v1.ListSegmentMembersRequest
-	(*ListSegmentMembersResponse)(nil), // 21: cx.profile.v1.ListSegmentMembersResponse
-	(*SegmentMember)(nil),              // 22: cx.profile.v1.SegmentMember
-	(*ListMergesRequest)(nil),          // 23: cx.profile.v1.ListMergesRequest
-	(*ListMergesResponse)(nil),         // 24: cx.profile.v1.ListMergesResponse
-	(*Merge)(nil),                      // 25: cx.profile.v1.Merge
-	(*Period)(nil),                     // 26: cx.profile.v1.Period
-	(*PeriodBounds)(nil),               // 27: cx.profile.v1.PeriodBounds
-	(*GetCommerceKPIsRequest)(nil),     // 28: cx.profile.v1.GetCommerceKPIsRequest
-	(*GetCommerceKPIsResponse)(nil),    // 29: cx.profile.v1.GetCommerceKPIsResponse
-	(*CommerceKPIs)(nil),               // 30: cx.profile.v1.CommerceKPIs
-	(*CurrencyKPIs)(nil),               // 31: cx.profile.v1.CurrencyKPIs
-	(*ClvDistribution)(nil),            // 32: cx.profile.v1.ClvDistribution
-	(*Cohort)(nil),                     // 33: cx.profile.v1.Cohort
-	(*GetSupportKPIsRequest)(nil),      // 34: cx.profile.v1.GetSupportKPIsRequest
-	(*GetSupportKPIsResponse)(nil),     // 35: cx.profile.v1.GetSupportKPIsResponse
-	(*SupportKPIs)(nil),                // 36: cx.profile.v1.SupportKPIs
-	(*TopicVolume)(nil),                // 37: cx.profile.v1.TopicVolume
-	nil,                                // 38: cx.profile.v1.Traits.CustomEntry
-	(*v1.Customer)(nil),                // 39: cx.journey.v1.Customer
-	(*timestamppb.Timestamp)(nil),      // 40: google.protobuf.Timestamp
-	(v1.Channel)(0),                    // 41: cx.journey.v1.Channel
-	(*v1.Consent)(nil),                 // 42: cx.journey.v1.Consent
-	(*v1.Money)(nil),                   // 43: cx.journey.v1.Money
-	(*v1.Product)(nil),                 // 44: cx.journey.v1.Product
-	(*v1.JourneyEvent)(nil),            // 45: cx.journey.v1.JourneyEvent
-	(*durationpb.Duration)(nil),        // 46: google.protobuf.Duration
+	(*CustomerRef)(nil),                // 3: cx.profile.v1.CustomerRef
+	(*GetProfileRequest)(nil),          // 4: cx.profile.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),         // 5: cx.profile.v1.GetProfileResponse
+	(*Profile)(nil),                    // 6: cx.profile.v1.Profile
+	(*Identities)(nil),                 // 7: cx.profile.v1.Identities
+	(*Traits)(nil),                     // 8: cx.profile.v1.Traits
+	(*Commerce)(nil),                   // 9: cx.profile.v1.Commerce
+	(*CurrencyTotals)(nil),             // 10: cx.profile.v1.CurrencyTotals
+	(*Affinity)(nil),                   // 11: cx.profile.v1.Affinity
+	(*ViewedProduct)(nil),              // 12: cx.profile.v1.ViewedProduct
+	(*Support)(nil),                    // 13: cx.profile.v1.Support
+	(*Feedback)(nil),                   // 14: cx.profile.v1.Feedback
+	(*Score)(nil),                      // 15: cx.profile.v1.Score
+	(*GetTimelineRequest)(nil),         // 16: cx.profile.v1.GetTimelineRequest
+	(*GetTimelineResponse)(nil),        // 17: cx.profile.v1.GetTimelineResponse
+	(*ListSegmentMembersRequest)(nil),  // 18: cx.profile.v1.ListSegmentMembersRequest
+	(*ListSegmentMembersResponse)(nil), // 19: cx.profile.v1.ListSegmentMembersResponse
+	(*SegmentMember)(nil),              // 20: cx.profile.v1.SegmentMember
+	(*ListMergesRequest)(nil),          // 21: cx.profile.v1.ListMergesRequest
+	(*ListMergesResponse)(nil),         // 22: cx.profile.v1.ListMergesResponse
+	(*Merge)(nil),                      // 23: cx.profile.v1.Merge
+	(*GetCommerceKPIsRequest)(nil),     // 24: cx.profile.v1.GetCommerceKPIsRequest
+	(*GetCommerceKPIsResponse)(nil),    // 25: cx.profile.v1.GetCommerceKPIsResponse
+	(*CommerceKPIs)(nil),               // 26: cx.profile.v1.CommerceKPIs
+	(*CurrencyKPIs)(nil),               // 27: cx.profile.v1.CurrencyKPIs
+	(*ClvDistribution)(nil),            // 28: cx.profile.v1.ClvDistribution
+	(*Cohort)(nil),                     // 29: cx.profile.v1.Cohort
+	(*GetSupportKPIsRequest)(nil),      // 30: cx.profile.v1.GetSupportKPIsRequest
+	(*GetSupportKPIsResponse)(nil),     // 31: cx.profile.v1.GetSupportKPIsResponse
+	(*SupportKPIs)(nil),                // 32: cx.profile.v1.SupportKPIs
+	(*TopicVolume)(nil),                // 33: cx.profile.v1.TopicVolume
+	nil,                                // 34: cx.profile.v1.Traits.CustomEntry
+	(*v1.Customer)(nil),                // 35: cx.journey.v1.Customer
+	(*timestamppb.Timestamp)(nil),      // 36: google.protobuf.Timestamp
+	(v1.Channel)(0),                    // 37: cx.journey.v1.Channel
+	(*v1.Consent)(nil),                 // 38: cx.journey.v1.Consent
+	(*v1.Money)(nil),                   // 39: cx.journey.v1.Money
+	(*v1.Product)(nil),                 // 40: cx.journey.v1.Product
+	(*v1.JourneyEvent)(nil),            // 41: cx.journey.v1.JourneyEvent
+	(*v11.Period)(nil),                 // 42: cx.report.v1.Period
+	(v11.Granularity)(0),               // 43: cx.report.v1.Granularity
+	(*durationpb.Duration)(nil),        // 44: google.protobuf.Duration
+	(*v11.PeriodBounds)(nil),           // 45: cx.report.v1.PeriodBounds
 }
 var file_cx_profile_v1_profile_proto_depIdxs = []int32{
-	39, // 0: cx.profile.v1.CustomerRef.identity:type_name -> cx.journey.v1.Customer
-	5,  // 1: cx.profile.v1.GetProfileRequest.customer:type_name -> cx.profile.v1.CustomerRef
-	8,  // 2: cx.profile.v1.GetProfileResponse.profile:type_name -> cx.profile.v1.Profile
-	9,  // 3: cx.profile.v1.Profile.identities:type_name -> cx.profile.v1.Identities
-	10, // 4: cx.profile.v1.Profile.traits:type_name -> cx.profile.v1.Traits
-	11, // 5: cx.profile.v1.Profile.commerce:type_name -> cx.profile.v1.Commerce
-	15, // 6: cx.profile.v1.Profile.support:type_name -> cx.profile.v1.Support
-	16, // 7: cx.profile.v1.Profile.feedback:type_name -> cx.profile.v1.Feedback
+	35, // 0: cx.profile.v1.CustomerRef.identity:type_name -> cx.journey.v1.Customer
+	3,  // 1: cx.profile.v1.GetProfileRequest.customer:type_name -> cx.profile.v1.CustomerRef
+	6,  // 2: cx.profile.v1.GetProfileResponse.profile:type_name -> cx.profile.v1.Profile
+	7,  // 3: cx.profile.v1.Profile.identities:type_name -> cx.profile.v1.Identities
+	8,  // 4: cx.profile.v1.Profile.traits:type_name -> cx.profile.v1.Traits
+	9,  // 5: cx.profile.v1.Profile.commerce:type_name -> cx.profile.v1.Commerce
+	13, // 6: cx.profile.v1.Profile.support:type_name -> cx.profile.v1.Support
+	14, // 7: cx.profile.v1.Profile.feedback:type_name -> cx.profile.v1.Feedback
 	1,  // 8: cx.profile.v1.Profile.stage:type_name -> cx.profile.v1.LifecycleStage
-	40, // 9: cx.profile.v1.Profile.first_seen_at:type_name -> google.protobuf.Timestamp
-	40, // 10: cx.profile.v1.Profile.last_activity_at:type_name -> google.protobuf.Timestamp
-	40, // 11: cx.profile.v1.Profile.updated_at:type_name -> google.protobuf.Timestamp
-	41, // 12: cx.profile.v1.Traits.preferred_channel:type_name -> cx.journey.v1.Channel
-	42, // 13: cx.profile.v1.Traits.consents:type_name -> cx.journey.v1.Consent
-	38, // 14: cx.profile.v1.Traits.custom:type_name -> cx.profile.v1.Traits.CustomEntry
-	40, // 15: cx.profile.v1.Commerce.first_order_at:type_name -> google.protobuf.Timestamp
-	40, // 16: cx.profile.v1.Commerce.last_order_at:type_name -> google.protobuf.Timestamp
-	12, // 17: cx.profile.v1.Commerce.by_currency:type_name -> cx.profile.v1.CurrencyTotals
-	13, // 18: cx.profile.v1.Commerce.category_affinity:type_name -> cx.profile.v1.Affinity
-	13, // 19: cx.profile.v1.Commerce.product_affinity:type_name -> cx.profile.v1.Affinity
-	14, // 20: cx.profile.v1.Commerce.viewed_not_bought:type_name -> cx.profile.v1.ViewedProduct
-	43, // 21: cx.profile.v1.CurrencyTotals.revenue:type_name -> cx.journey.v1.Money
-	43, // 22: cx.profile.v1.CurrencyTotals.average_order_value:type_name -> cx.journey.v1.Money
-	43, // 23: cx.profile.v1.CurrencyTotals.largest_order:type_name -> cx.journey.v1.Money
-	43, // 24: cx.profile.v1.CurrencyTotals.refunded:type_name -> cx.journey.v1.Money
-	44, // 25: cx.profile.v1.ViewedProduct.product:type_name -> cx.journey.v1.Product
-	40, // 26: cx.profile.v1.ViewedProduct.first_viewed_at:type_name -> google.protobuf.Timestamp
-	40, // 27: cx.profile.v1.ViewedProduct.last_viewed_at:type_name -> google.protobuf.Timestamp
-	40, // 28: cx.profile.v1.Support.last_ticket_at:type_name -> google.protobuf.Timestamp
-	17, // 29: cx.profile.v1.Feedback.last_nps:type_name -> cx.profile.v1.Score
-	17, // 30: cx.profile.v1.Feedback.last_csat:type_name -> cx.profile.v1.Score
-	17, // 31: cx.profile.v1.Feedback.last_ces:type_name -> cx.profile.v1.Score
+	36, // 9: cx.profile.v1.Profile.first_seen_at:type_name -> google.protobuf.Timestamp
+	36, // 10: cx.profile.v1.Profile.last_activity_at:type_name -> google.protobuf.Timestamp
+	36, // 11: cx.profile.v1.Profile.updated_at:type_name -> google.protobuf.Timestamp
+	37, // 12: cx.profile.v1.Traits.preferred_channel:type_name -> cx.journey.v1.Channel
+	38, // 13: cx.profile.v1.Traits.consents:type_name -> cx.journey.v1.Consent
+	34, // 14: cx.profile.v1.Traits.custom:type_name -> cx.profile.v1.Traits.CustomEntry
+	36, // 15: cx.profile.v1.Commerce.first_order_at:type_name -> google.protobuf.Timestamp
+	36, // 16: cx.profile.v1.Commerce.last_order_at:type_name -> google.protobuf.Timestamp
+	10, // 17: cx.profile.v1.Commerce.by_currency:type_name -> cx.profile.v1.CurrencyTotals
+	11, // 18: cx.profile.v1.Commerce.category_affinity:type_name -> cx.profile.v1.Affinity
+	11, // 19: cx.profile.v1.Commerce.product_affinity:type_name -> cx.profile.v1.Affinity
+	12, // 20: cx.profile.v1.Commerce.viewed_not_bought:type_name -> cx.profile.v1.ViewedProduct
+	39, // 21: cx.profile.v1.CurrencyTotals.revenue:type_name -> cx.journey.v1.Money
+	39, // 22: cx.profile.v1.CurrencyTotals.average_order_value:type_name -> cx.journey.v1.Money
+	39, // 23: cx.profile.v1.CurrencyTotals.largest_order:type_name -> cx.journey.v1.Money
+	39, // 24: cx.profile.v1.CurrencyTotals.refunded:type_name -> cx.journey.v1.Money
+	40, // 25: cx.profile.v1.ViewedProduct.product:type_name -> cx.journey.v1.Product
+	36, // 26: cx.profile.v1.ViewedProduct.first_viewed_at:type_name -> google.protobuf.Timestamp
+	36, // 27: cx.profile.v1.ViewedProduct.last_viewed_at:type_name -> google.protobuf.Timestamp
+	36, // 28: cx.profile.v1.Support.last_ticket_at:type_name -> google.protobuf.Timestamp
+	15, // 29: cx.profile.v1.Feedback.last_nps:type_name -> cx.profile.v1.Score
+	15, // 30: cx.profile.v1.Feedback.last_csat:type_name -> cx.profile.v1.Score
+	15, // 31: cx.profile.v1.Feedback.last_ces:type_name -> cx.profile.v1.Score
 	0,  // 32: cx.profile.v1.Feedback.nps_category:type_name -> cx.profile.v1.NpsCategory
-	40, // 33: cx.profile.v1.Score.responded_at:type_name -> google.protobuf.Timestamp
-	5,  // 34: cx.profile.v1.GetTimelineRequest.customer:type_name -> cx.profile.v1.CustomerRef
-	40, // 35: cx.profile.v1.GetTimelineRequest.start_time:type_name -> google.protobuf.Timestamp
-	40, // 36: cx.profile.v1.GetTimelineRequest.end_time:type_name -> google.protobuf.Timestamp
-	45, // 37: cx.profile.v1.GetTimelineResponse.events:type_name -> cx.journey.v1.JourneyEvent
-	22, // 38: cx.profile.v1.ListSegmentMembersResponse.members:type_name -> cx.profile.v1.SegmentMember
-	39, // 39: cx.profile.v1.SegmentMember.customer:type_name -> cx.journey.v1.Customer
-	40, // 40: cx.profile.v1.SegmentMember.entered_at:type_name -> google.protobuf.Timestamp
-	5,  // 41: cx.profile.v1.ListMergesRequest.customer:type_name -> cx.profile.v1.CustomerRef
-	25, // 42: cx.profile.v1.ListMergesResponse.merges:type_name -> cx.profile.v1.Merge
-	39, // 43: cx.profile.v1.Merge.shared_identity:type_name -> cx.journey.v1.Customer
+	36, // 33: cx.profile.v1.Score.responded_at:type_name -> google.protobuf.Timestamp
+	3,  // 34: cx.profile.v1.GetTimelineRequest.customer:type_name -> cx.profile.v1.CustomerRef
+	36, // 35: cx.profile.v1.GetTimelineRequest.start_time:type_name -> google.protobuf.Timestamp
+	36, // 36: cx.profile.v1.GetTimelineRequest.end_time:type_name -> google.protobuf.Timestamp
+	41, // 37: cx.profile.v1.GetTimelineResponse.events:type_name -> cx.journey.v1.JourneyEvent
+	20, // 38: cx.profile.v1.ListSegmentMembersResponse.members:type_name -> cx.profile.v1.SegmentMember
+	35, // 39: cx.profile.v1.SegmentMember.customer:type_name -> cx.journey.v1.Customer
+	36, // 40: cx.profile.v1.SegmentMember.entered_at:type_name -> google.protobuf.Timestamp
+	3,  // 41: cx.profile.v1.ListMergesRequest.customer:type_name -> cx.profile.v1.CustomerRef
+	23, // 42: cx.profile.v1.ListMergesResponse.merges:type_name -> cx.profile.v1.Merge
+	35, // 43: cx.profile.v1.Merge.shared_identity:type_name -> cx.journey.v1.Customer
 	2,  // 44: cx.profile.v1.Merge.reason:type_name -> cx.profile.v1.MergeReason
-	40, // 45: cx.profile.v1.Merge.merged_at:type_name -> google.protobuf.Timestamp
-	40, // 46: cx.profile.v1.Period.start_time:type_name -> google.protobuf.Timestamp
-	40, // 47: cx.profile.v1.Period.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 48: cx.profile.v1.Period.granularity:type_name -> cx.profile.v1.Granularity
-	4,  // 49: cx.profile.v1.Period.calendar:type_name -> cx.profile.v1.Calendar
-	40, // 50: cx.profile.v1.PeriodBounds.start_time:type_name -> google.protobuf.Timestamp
-	40, // 51: cx.profile.v1.PeriodBounds.end_time:type_name -> google.protobuf.Timestamp
-	26, // 52: cx.profile.v1.GetCommerceKPIsRequest.period:type_name -> cx.profile.v1.Period
-	3,  // 53: cx.profile.v1.GetCommerceKPIsRequest.cohort_granularity:type_name -> cx.profile.v1.Granularity
-	30, // 54: cx.profile.v1.GetCommerceKPIsResponse.periods:type_name -> cx.profile.v1.CommerceKPIs
-	30, // 55: cx.profile.v1.GetCommerceKPIsResponse.total:type_name -> cx.profile.v1.CommerceKPIs
-	33, // 56: cx.profile.v1.GetCommerceKPIsResponse.cohorts:type_name -> cx.profile.v1.Cohort
-	46, // 57: cx.profile.v1.GetCommerceKPIsResponse.at_risk_after:type_name -> google.protobuf.Duration
-	46, // 58: cx.profile.v1.GetCommerceKPIsResponse.churned_after:type_name -> google.protobuf.Duration
-	27, // 59: cx.profile.v1.CommerceKPIs.bounds:type_name -> cx.profile.v1.PeriodBounds
-	31, // 60: cx.profile.v1.CommerceKPIs.by_currency:type_name -> cx.profile.v1.CurrencyKPIs
-	43, // 61: cx.profile.v1.CurrencyKPIs.revenue:type_name -> cx.journey.v1.Money
-	43, // 62: cx.profile.v1.CurrencyKPIs.average_order_value:type_name -> cx.journey.v1.Money
-	32, // 63: cx.profile.v1.CurrencyKPIs.clv:type_name -> cx.profile.v1.ClvDistribution
-	43, // 64: cx.profile.v1.ClvDistribution.mean:type_name -> cx.journey.v1.Money
-	43, // 65: cx.profile.v1.ClvDistribution.p25:type_name -> cx.journey.v1.Money
-	43, // 66: cx.profile.v1.ClvDistribution.p50:type_name -> cx.journey.v1.Money
-	43, // 67: cx.profile.v1.ClvDistribution.p75:type_name -> cx.journey.v1.Money
-	43, // 68: cx.profile.v1.ClvDistribution.p90:type_name -> cx.journey.v1.Money
-	43, // 69: cx.profile.v1.ClvDistribution.p99:type_name -> cx.journey.v1.Money
-	27, // 70: cx.profile.v1.Cohort.bounds:type_name -> cx.profile.v1.PeriodBounds
-	26, // 71: cx.profile.v1.GetSupportKPIsRequest.period:type_name -> cx.profile.v1.Period
-	36, // 72: cx.profile.v1.GetSupportKPIsResponse.periods:type_name -> cx.profile.v1.SupportKPIs
-	36, // 73: cx.profile.v1.GetSupportKPIsResponse.total:type_name -> cx.profile.v1.SupportKPIs
-	27, // 74: cx.profile.v1.SupportKPIs.bounds:type_name -> cx.profile.v1.PeriodBounds
-	46, // 75: cx.profile.v1.SupportKPIs.resolution_time_p50:type_name -> google.protobuf.Duration
-	46, // 76: cx.profile.v1.SupportKPIs.resolution_time_p90:type_name -> google.protobuf.Duration
-	37, // 77: cx.profile.v1.SupportKPIs.by_topic:type_name -> cx.profile.v1.TopicVolume
-	6,  // 78: cx.profile.v1.ProfileService.GetProfile:input_type -> cx.profile.v1.GetProfileRequest
-	18, // 79: cx.profile.v1.ProfileService.GetTimeline:input_type -> cx.profile.v1.GetTimelineRequest
-	20, // 80: cx.profile.v1.ProfileService.ListSegmentMembers:input_type -> cx.profile.v1.ListSegmentMembersRequest
-	23, // 81: cx.profile.v1.ProfileService.ListMerges:input_type -> cx.profile.v1.ListMergesRequest
-	28, // 82: cx.profile.v1.ProfileService.GetCommerceKPIs:input_type -> cx.profile.v1.GetCommerceKPIsRequest
-	34, // 83: cx.profile.v1.ProfileService.GetSupportKPIs:input_type -> cx.profile.v1.GetSupportKPIsRequest
-	7,  // 84: cx.profile.v1.ProfileService.GetProfile:output_type -> cx.profile.v1.GetProfileResponse
-	19, // 85: cx.profile.v1.ProfileService.GetTimeline:output_type -> cx.profile.v1.GetTimelineResponse
-	21, // 86: cx.profile.v1.ProfileService.ListSegmentMembers:output_type -> cx.profile.v1.ListSegmentMembersResponse
-	24, // 87: cx.profile.v1.ProfileService.ListMerges:output_type -> cx.profile.v1.ListMergesResponse
-	29, // 88: cx.profile.v1.ProfileService.GetCommerceKPIs:output_type -> cx.profile.v1.GetCommerceKPIsResponse
-	35, // 89: cx.profile.v1.ProfileService.GetSupportKPIs:output_type -> cx.profile.v1.GetSupportKPIsResponse
-	84, // [84:90] is the sub-list for method output_type
-	78, // [78:84] is the sub-list for method input_type
-	78, // [78:78] is the sub-list for extension type_name
-	78, // [78:78] is the sub-list for extension extendee
-	0,  // [0:78] is the sub-list for field type_name
+	36, // 45: cx.profile.v1.Merge.merged_at:type_name -> google.protobuf.Timestamp
+	42, // 46: cx.profile.v1.GetCommerceKPIsRequest.period:type_name -> cx.report.v1.Period
+	43, // 47: cx.profile.v1.GetCommerceKPIsRequest.cohort_granularity:type_name -> cx.report.v1.Granularity
+	26, // 48: cx.profile.v1.GetCommerceKPIsResponse.periods:type_name -> cx.profile.v1.CommerceKPIs
+	26, // 49: cx.profile.v1.GetCommerceKPIsResponse.total:type_name -> cx.profile.v1.CommerceKPIs
+	29, // 50: cx.profile.v1.GetCommerceKPIsResponse.cohorts:type_name -> cx.profile.v1.Cohort
+	44, // 51: cx.profile.v1.GetCommerceKPIsResponse.at_risk_after:type_name -> google.protobuf.Duration
+	44, // 52: cx.profile.v1.GetCommerceKPIsResponse.churned_after:type_name -> google.protobuf.Duration
+	45, // 53: cx.profile.v1.CommerceKPIs.bounds:type_name -> cx.report.v1.PeriodBounds
+	27, // 54: cx.profile.v1.CommerceKPIs.by_currency:type_name -> cx.profile.v1.CurrencyKPIs
+	39, // 55: cx.profile.v1.CurrencyKPIs.revenue:type_name -> cx.journey.v1.Money
+	39, // 56: cx.profile.v1.CurrencyKPIs.average_order_value:type_name -> cx.journey.v1.Money
+	28, // 57: cx.profile.v1.CurrencyKPIs.clv:type_name -> cx.profile.v1.ClvDistribution
+	39, // 58: cx.profile.v1.ClvDistribution.mean:type_name -> cx.journey.v1.Money
+	39, // 59: cx.profile.v1.ClvDistribution.p25:type_name -> cx.journey.v1.Money
+	39, // 60: cx.profile.v1.ClvDistribution.p50:type_name -> cx.journey.v1.Money
+	39, // 61: cx.profile.v1.ClvDistribution.p75:type_name -> cx.journey.v1.Money
+	39, // 62: cx.profile.v1.ClvDistribution.p90:type_name -> cx.journey.v1.Money
+	39, // 63: cx.profile.v1.ClvDistribution.p99:type_name -> cx.journey.v1.Money
+	45, // 64: cx.profile.v1.Cohort.bounds:type_name -> cx.report.v1.PeriodBounds
+	42, // 65: cx.profile.v1.GetSupportKPIsRequest.period:type_name -> cx.report.v1.Period
+	32, // 66: cx.profile.v1.GetSupportKPIsResponse.periods:type_name -> cx.profile.v1.SupportKPIs
+	32, // 67: cx.profile.v1.GetSupportKPIsResponse.total:type_name -> cx.profile.v1.SupportKPIs
+	45, // 68: cx.profile.v1.SupportKPIs.bounds:type_name -> cx.report.v1.PeriodBounds
+	44, // 69: cx.profile.v1.SupportKPIs.resolution_time_p50:type_name -> google.protobuf.Duration
+	44, // 70: cx.profile.v1.SupportKPIs.resolution_time_p90:type_name -> google.protobuf.Duration
+	33, // 71: cx.profile.v1.SupportKPIs.by_topic:type_name -> cx.profile.v1.TopicVolume
+	4,  // 72: cx.profile.v1.ProfileService.GetProfile:input_type -> cx.profile.v1.GetProfileRequest
+	16, // 73: cx.profile.v1.ProfileService.GetTimeline:input_type -> cx.profile.v1.GetTimelineRequest
+	18, // 74: cx.profile.v1.ProfileService.ListSegmentMembers:input_type -> cx.profile.v1.ListSegmentMembersRequest
+	21, // 75: cx.profile.v1.ProfileService.ListMerges:input_type -> cx.profile.v1.ListMergesRequest
+	24, // 76: cx.profile.v1.ProfileService.GetCommerceKPIs:input_type -> cx.profile.v1.GetCommerceKPIsRequest
+	30, // 77: cx.profile.v1.ProfileService.GetSupportKPIs:input_type -> cx.profile.v1.GetSupportKPIsRequest
+	5,  // 78: cx.profile.v1.ProfileService.GetProfile:output_type -> cx.profile.v1.GetProfileResponse
+	17, // 79: cx.profile.v1.ProfileService.GetTimeline:output_type -> cx.profile.v1.GetTimelineResponse
+	19, // 80: cx.profile.v1.ProfileService.ListSegmentMembers:output_type -> cx.profile.v1.ListSegmentMembersResponse
+	22, // 81: cx.profile.v1.ProfileService.ListMerges:output_type -> cx.profile.v1.ListMergesResponse
+	25, // 82: cx.profile.v1.ProfileService.GetCommerceKPIs:output_type -> cx.profile.v1.GetCommerceKPIsResponse
+	31, // 83: cx.profile.v1.ProfileService.GetSupportKPIs:output_type -> cx.profile.v1.GetSupportKPIsResponse
+	78, // [78:84] is the sub-list for method output_type
+	72, // [72:78] is the sub-list for method input_type
+	72, // [72:72] is the sub-list for extension type_name
+	72, // [72:72] is the sub-list for extension extendee
+	0,  // [0:72] is the sub-list for field type_name
 }
 
 func init() { file_cx_profile_v1_profile_proto_init() }
@@ -3468,8 +3175,8 @@ func file_cx_profile_v1_profile_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cx_profile_v1_profile_proto_rawDesc), len(file_cx_profile_v1_profile_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   34,
+			NumEnums:      3,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -11,6 +11,7 @@ package surveyv1
 
 import (
 	v1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
+	v11 "github.com/bazgasht/bazgasht/gen/cx/report/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -259,121 +260,6 @@ func (x Sentiment) Number() protoreflect.EnumNumber {
 // Deprecated: Use Sentiment.Descriptor instead.
 func (Sentiment) EnumDescriptor() ([]byte, []int) {
 	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{3}
-}
-
-// Granularity is the length of one reporting period.
-type Granularity int32
-
-const (
-	// Not set; the request is invalid.
-	Granularity_GRANULARITY_UNSPECIFIED Granularity = 0
-	// A calendar day.
-	Granularity_GRANULARITY_DAY Granularity = 1
-	// A week: Saturday to Friday in the Jalali calendar, Monday to Sunday
-	// (ISO 8601) in the Gregorian.
-	Granularity_GRANULARITY_WEEK Granularity = 2
-	// A calendar month.
-	Granularity_GRANULARITY_MONTH Granularity = 3
-	// A calendar quarter.
-	Granularity_GRANULARITY_QUARTER Granularity = 4
-)
-
-// Enum value maps for Granularity.
-var (
-	Granularity_name = map[int32]string{
-		0: "GRANULARITY_UNSPECIFIED",
-		1: "GRANULARITY_DAY",
-		2: "GRANULARITY_WEEK",
-		3: "GRANULARITY_MONTH",
-		4: "GRANULARITY_QUARTER",
-	}
-	Granularity_value = map[string]int32{
-		"GRANULARITY_UNSPECIFIED": 0,
-		"GRANULARITY_DAY":         1,
-		"GRANULARITY_WEEK":        2,
-		"GRANULARITY_MONTH":       3,
-		"GRANULARITY_QUARTER":     4,
-	}
-)
-
-func (x Granularity) Enum() *Granularity {
-	p := new(Granularity)
-	*p = x
-	return p
-}
-
-func (x Granularity) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (Granularity) Descriptor() protoreflect.EnumDescriptor {
-	return file_cx_survey_v1_survey_proto_enumTypes[4].Descriptor()
-}
-
-func (Granularity) Type() protoreflect.EnumType {
-	return &file_cx_survey_v1_survey_proto_enumTypes[4]
-}
-
-func (x Granularity) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use Granularity.Descriptor instead.
-func (Granularity) EnumDescriptor() ([]byte, []int) {
-	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{4}
-}
-
-// Calendar sets where period boundaries fall.
-type Calendar int32
-
-const (
-	// Not set: the Gregorian calendar.
-	Calendar_CALENDAR_UNSPECIFIED Calendar = 0
-	// The Gregorian calendar.
-	Calendar_CALENDAR_GREGORIAN Calendar = 1
-	// The Jalali (Solar Hijri) calendar, as used with the "fa" locale.
-	Calendar_CALENDAR_JALALI Calendar = 2
-)
-
-// Enum value maps for Calendar.
-var (
-	Calendar_name = map[int32]string{
-		0: "CALENDAR_UNSPECIFIED",
-		1: "CALENDAR_GREGORIAN",
-		2: "CALENDAR_JALALI",
-	}
-	Calendar_value = map[string]int32{
-		"CALENDAR_UNSPECIFIED": 0,
-		"CALENDAR_GREGORIAN":   1,
-		"CALENDAR_JALALI":      2,
-	}
-)
-
-func (x Calendar) Enum() *Calendar {
-	p := new(Calendar)
-	*p = x
-	return p
-}
-
-func (x Calendar) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (Calendar) Descriptor() protoreflect.EnumDescriptor {
-	return file_cx_survey_v1_survey_proto_enumTypes[5].Descriptor()
-}
-
-func (Calendar) Type() protoreflect.EnumType {
-	return &file_cx_survey_v1_survey_proto_enumTypes[5]
-}
-
-func (x Calendar) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use Calendar.Descriptor instead.
-func (Calendar) EnumDescriptor() ([]byte, []int) {
-	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{5}
 }
 
 // Survey is one survey definition: a single score question of one kind, with
@@ -1680,156 +1566,6 @@ func (x *Answer) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
-// Period chooses the time range of a report and how it is cut.
-type Period struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Start of the range. It is rounded down to the start of its period.
-	// Required.
-	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	// End of the range, exclusive. It is rounded up to the end of its period.
-	// Required; after start_time, and at most 5 years after it.
-	EndTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	// Length of one period. Required.
-	Granularity Granularity `protobuf:"varint,3,opt,name=granularity,proto3,enum=cx.survey.v1.Granularity" json:"granularity,omitempty"`
-	// Calendar of the period boundaries.
-	Calendar Calendar `protobuf:"varint,4,opt,name=calendar,proto3,enum=cx.survey.v1.Calendar" json:"calendar,omitempty"`
-	// IANA time zone in which days start, such as "Asia/Tehran"; UTC when
-	// empty.
-	TimeZone      string `protobuf:"bytes,5,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Period) Reset() {
-	*x = Period{}
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[17]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Period) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Period) ProtoMessage() {}
-
-func (x *Period) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[17]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Period.ProtoReflect.Descriptor instead.
-func (*Period) Descriptor() ([]byte, []int) {
-	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{17}
-}
-
-func (x *Period) GetStartTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.StartTime
-	}
-	return nil
-}
-
-func (x *Period) GetEndTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.EndTime
-	}
-	return nil
-}
-
-func (x *Period) GetGranularity() Granularity {
-	if x != nil {
-		return x.Granularity
-	}
-	return Granularity_GRANULARITY_UNSPECIFIED
-}
-
-func (x *Period) GetCalendar() Calendar {
-	if x != nil {
-		return x.Calendar
-	}
-	return Calendar_CALENDAR_UNSPECIFIED
-}
-
-func (x *Period) GetTimeZone() string {
-	if x != nil {
-		return x.TimeZone
-	}
-	return ""
-}
-
-// PeriodBounds names one period of a report.
-type PeriodBounds struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Start of the period.
-	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	// End of the period, exclusive.
-	EndTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	// Label in the requested calendar, such as "1403-07", "2024-Q3" or
-	// "1403-07-15"; Latin digits, for the caller to localise.
-	Label         string `protobuf:"bytes,3,opt,name=label,proto3" json:"label,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PeriodBounds) Reset() {
-	*x = PeriodBounds{}
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[18]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PeriodBounds) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PeriodBounds) ProtoMessage() {}
-
-func (x *PeriodBounds) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[18]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PeriodBounds.ProtoReflect.Descriptor instead.
-func (*PeriodBounds) Descriptor() ([]byte, []int) {
-	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{18}
-}
-
-func (x *PeriodBounds) GetStartTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.StartTime
-	}
-	return nil
-}
-
-func (x *PeriodBounds) GetEndTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.EndTime
-	}
-	return nil
-}
-
-func (x *PeriodBounds) GetLabel() string {
-	if x != nil {
-		return x.Label
-	}
-	return ""
-}
-
 // GetScoreKPIsRequest asks for score KPIs. Answers count in the period in
 // which they were given.
 type GetScoreKPIsRequest struct {
@@ -1837,7 +1573,7 @@ type GetScoreKPIsRequest struct {
 	// The shop. Required.
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	// The range and its periods. Required.
-	Period *Period `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
+	Period *v11.Period `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
 	// Only this survey definition; all when empty.
 	SurveyId string `protobuf:"bytes,3,opt,name=survey_id,json=surveyId,proto3" json:"survey_id,omitempty"`
 	// Only surveys of this kind; all when unspecified.
@@ -1855,7 +1591,7 @@ type GetScoreKPIsRequest struct {
 
 func (x *GetScoreKPIsRequest) Reset() {
 	*x = GetScoreKPIsRequest{}
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[19]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +1603,7 @@ func (x *GetScoreKPIsRequest) String() string {
 func (*GetScoreKPIsRequest) ProtoMessage() {}
 
 func (x *GetScoreKPIsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[19]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +1616,7 @@ func (x *GetScoreKPIsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScoreKPIsRequest.ProtoReflect.Descriptor instead.
 func (*GetScoreKPIsRequest) Descriptor() ([]byte, []int) {
-	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{19}
+	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetScoreKPIsRequest) GetTenant() string {
@@ -1890,7 +1626,7 @@ func (x *GetScoreKPIsRequest) GetTenant() string {
 	return ""
 }
 
-func (x *GetScoreKPIsRequest) GetPeriod() *Period {
+func (x *GetScoreKPIsRequest) GetPeriod() *v11.Period {
 	if x != nil {
 		return x.Period
 	}
@@ -1946,7 +1682,7 @@ type GetScoreKPIsResponse struct {
 
 func (x *GetScoreKPIsResponse) Reset() {
 	*x = GetScoreKPIsResponse{}
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[20]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +1694,7 @@ func (x *GetScoreKPIsResponse) String() string {
 func (*GetScoreKPIsResponse) ProtoMessage() {}
 
 func (x *GetScoreKPIsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[20]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +1707,7 @@ func (x *GetScoreKPIsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScoreKPIsResponse.ProtoReflect.Descriptor instead.
 func (*GetScoreKPIsResponse) Descriptor() ([]byte, []int) {
-	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{20}
+	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetScoreKPIsResponse) GetPeriods() []*ScoreKPIs {
@@ -1993,7 +1729,7 @@ func (x *GetScoreKPIsResponse) GetTotal() *ScoreKPIs {
 type ScoreKPIs struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The period.
-	Bounds *PeriodBounds `protobuf:"bytes,1,opt,name=bounds,proto3" json:"bounds,omitempty"`
+	Bounds *v11.PeriodBounds `protobuf:"bytes,1,opt,name=bounds,proto3" json:"bounds,omitempty"`
 	// Invitations sent in the period.
 	Invitations int64 `protobuf:"varint,2,opt,name=invitations,proto3" json:"invitations,omitempty"`
 	// Answers given in the period.
@@ -2016,7 +1752,7 @@ type ScoreKPIs struct {
 
 func (x *ScoreKPIs) Reset() {
 	*x = ScoreKPIs{}
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[21]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +1764,7 @@ func (x *ScoreKPIs) String() string {
 func (*ScoreKPIs) ProtoMessage() {}
 
 func (x *ScoreKPIs) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[21]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,10 +1777,10 @@ func (x *ScoreKPIs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreKPIs.ProtoReflect.Descriptor instead.
 func (*ScoreKPIs) Descriptor() ([]byte, []int) {
-	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{21}
+	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{19}
 }
 
-func (x *ScoreKPIs) GetBounds() *PeriodBounds {
+func (x *ScoreKPIs) GetBounds() *v11.PeriodBounds {
 	if x != nil {
 		return x.Bounds
 	}
@@ -2133,7 +1869,7 @@ type NpsKPIs struct {
 
 func (x *NpsKPIs) Reset() {
 	*x = NpsKPIs{}
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[22]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +1881,7 @@ func (x *NpsKPIs) String() string {
 func (*NpsKPIs) ProtoMessage() {}
 
 func (x *NpsKPIs) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[22]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +1894,7 @@ func (x *NpsKPIs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NpsKPIs.ProtoReflect.Descriptor instead.
 func (*NpsKPIs) Descriptor() ([]byte, []int) {
-	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{22}
+	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *NpsKPIs) GetResponses() int64 {
@@ -2234,7 +1970,7 @@ type CsatKPIs struct {
 
 func (x *CsatKPIs) Reset() {
 	*x = CsatKPIs{}
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[23]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2246,7 +1982,7 @@ func (x *CsatKPIs) String() string {
 func (*CsatKPIs) ProtoMessage() {}
 
 func (x *CsatKPIs) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[23]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2259,7 +1995,7 @@ func (x *CsatKPIs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CsatKPIs.ProtoReflect.Descriptor instead.
 func (*CsatKPIs) Descriptor() ([]byte, []int) {
-	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{23}
+	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CsatKPIs) GetResponses() int64 {
@@ -2310,7 +2046,7 @@ type CesKPIs struct {
 
 func (x *CesKPIs) Reset() {
 	*x = CesKPIs{}
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[24]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2322,7 +2058,7 @@ func (x *CesKPIs) String() string {
 func (*CesKPIs) ProtoMessage() {}
 
 func (x *CesKPIs) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[24]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2335,7 +2071,7 @@ func (x *CesKPIs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CesKPIs.ProtoReflect.Descriptor instead.
 func (*CesKPIs) Descriptor() ([]byte, []int) {
-	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{24}
+	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CesKPIs) GetResponses() int64 {
@@ -2396,7 +2132,7 @@ type SentimentKPIs struct {
 
 func (x *SentimentKPIs) Reset() {
 	*x = SentimentKPIs{}
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[25]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2408,7 +2144,7 @@ func (x *SentimentKPIs) String() string {
 func (*SentimentKPIs) ProtoMessage() {}
 
 func (x *SentimentKPIs) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[25]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2421,7 +2157,7 @@ func (x *SentimentKPIs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SentimentKPIs.ProtoReflect.Descriptor instead.
 func (*SentimentKPIs) Descriptor() ([]byte, []int) {
-	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{25}
+	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SentimentKPIs) GetComments() int64 {
@@ -2489,7 +2225,7 @@ type TopicCount struct {
 
 func (x *TopicCount) Reset() {
 	*x = TopicCount{}
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[26]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2501,7 +2237,7 @@ func (x *TopicCount) String() string {
 func (*TopicCount) ProtoMessage() {}
 
 func (x *TopicCount) ProtoReflect() protoreflect.Message {
-	mi := &file_cx_survey_v1_survey_proto_msgTypes[26]
+	mi := &file_cx_survey_v1_survey_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2514,7 +2250,7 @@ func (x *TopicCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicCount.ProtoReflect.Descriptor instead.
 func (*TopicCount) Descriptor() ([]byte, []int) {
-	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{26}
+	return file_cx_survey_v1_survey_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TopicCount) GetTopic() string {
@@ -2542,7 +2278,7 @@ var File_cx_survey_v1_survey_proto protoreflect.FileDescriptor
 
 const file_cx_survey_v1_survey_proto_rawDesc = "" +
 	"\n" +
-	"\x19cx/survey/v1/survey.proto\x12\fcx.survey.v1\x1a\x1bcx/journey/v1/journey.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x04\n" +
+	"\x19cx/survey/v1/survey.proto\x12\fcx.survey.v1\x1a\x1bcx/journey/v1/journey.proto\x1a\x19cx/report/v1/report.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x04\n" +
 	"\x06Survey\x12\x1b\n" +
 	"\tsurvey_id\x18\x01 \x01(\tR\bsurveyId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x12\n" +
@@ -2650,22 +2386,10 @@ const file_cx_survey_v1_survey_proto_rawDesc = "" +
 	"\x06topics\x18\x04 \x03(\tR\x06topics\x12=\n" +
 	"\fresponded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vrespondedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x88\x02\n" +
-	"\x06Period\x129\n" +
-	"\n" +
-	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12;\n" +
-	"\vgranularity\x18\x03 \x01(\x0e2\x19.cx.survey.v1.GranularityR\vgranularity\x122\n" +
-	"\bcalendar\x18\x04 \x01(\x0e2\x16.cx.survey.v1.CalendarR\bcalendar\x12\x1b\n" +
-	"\ttime_zone\x18\x05 \x01(\tR\btimeZone\"\x96\x01\n" +
-	"\fPeriodBounds\x129\n" +
-	"\n" +
-	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x14\n" +
-	"\x05label\x18\x03 \x01(\tR\x05label\"\x80\x02\n" +
+	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x80\x02\n" +
 	"\x13GetScoreKPIsRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12,\n" +
-	"\x06period\x18\x02 \x01(\v2\x14.cx.survey.v1.PeriodR\x06period\x12\x1b\n" +
+	"\x06period\x18\x02 \x01(\v2\x14.cx.report.v1.PeriodR\x06period\x12\x1b\n" +
 	"\tsurvey_id\x18\x03 \x01(\tR\bsurveyId\x12-\n" +
 	"\x04kind\x18\x04 \x01(\x0e2\x19.cx.journey.v1.SurveyKindR\x04kind\x12\x1e\n" +
 	"\n" +
@@ -2678,7 +2402,7 @@ const file_cx_survey_v1_survey_proto_rawDesc = "" +
 	"\aperiods\x18\x01 \x03(\v2\x17.cx.survey.v1.ScoreKPIsR\aperiods\x12-\n" +
 	"\x05total\x18\x02 \x01(\v2\x17.cx.survey.v1.ScoreKPIsR\x05total\"\x96\x03\n" +
 	"\tScoreKPIs\x122\n" +
-	"\x06bounds\x18\x01 \x01(\v2\x1a.cx.survey.v1.PeriodBoundsR\x06bounds\x12 \n" +
+	"\x06bounds\x18\x01 \x01(\v2\x1a.cx.report.v1.PeriodBoundsR\x06bounds\x12 \n" +
 	"\vinvitations\x18\x02 \x01(\x03R\vinvitations\x12\x1c\n" +
 	"\tresponses\x18\x03 \x01(\x03R\tresponses\x12#\n" +
 	"\rresponse_rate\x18\x04 \x01(\x01R\fresponseRate\x12'\n" +
@@ -2745,17 +2469,7 @@ const file_cx_survey_v1_survey_proto_rawDesc = "" +
 	"\x15SENTIMENT_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SENTIMENT_POSITIVE\x10\x01\x12\x15\n" +
 	"\x11SENTIMENT_NEUTRAL\x10\x02\x12\x16\n" +
-	"\x12SENTIMENT_NEGATIVE\x10\x03*\x85\x01\n" +
-	"\vGranularity\x12\x1b\n" +
-	"\x17GRANULARITY_UNSPECIFIED\x10\x00\x12\x13\n" +
-	"\x0fGRANULARITY_DAY\x10\x01\x12\x14\n" +
-	"\x10GRANULARITY_WEEK\x10\x02\x12\x15\n" +
-	"\x11GRANULARITY_MONTH\x10\x03\x12\x17\n" +
-	"\x13GRANULARITY_QUARTER\x10\x04*Q\n" +
-	"\bCalendar\x12\x18\n" +
-	"\x14CALENDAR_UNSPECIFIED\x10\x00\x12\x16\n" +
-	"\x12CALENDAR_GREGORIAN\x10\x01\x12\x13\n" +
-	"\x0fCALENDAR_JALALI\x10\x022\xd5\x04\n" +
+	"\x12SENTIMENT_NEGATIVE\x10\x032\xd5\x04\n" +
 	"\rSurveyService\x12U\n" +
 	"\fCreateSurvey\x12!.cx.survey.v1.CreateSurveyRequest\x1a\".cx.survey.v1.CreateSurveyResponse\x12U\n" +
 	"\fUpdateSurvey\x12!.cx.survey.v1.UpdateSurveyRequest\x1a\".cx.survey.v1.UpdateSurveyResponse\x12L\n" +
@@ -2778,111 +2492,103 @@ func file_cx_survey_v1_survey_proto_rawDescGZIP() []byte {
 	return file_cx_survey_v1_survey_proto_rawDescData
 }
 
-var file_cx_survey_v1_survey_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_cx_survey_v1_survey_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_cx_survey_v1_survey_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_cx_survey_v1_survey_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_cx_survey_v1_survey_proto_goTypes = []any{
 	(CesForm)(0),                  // 0: cx.survey.v1.CesForm
 	(InvitationStatus)(0),         // 1: cx.survey.v1.InvitationStatus
 	(SuppressionReason)(0),        // 2: cx.survey.v1.SuppressionReason
 	(Sentiment)(0),                // 3: cx.survey.v1.Sentiment
-	(Granularity)(0),              // 4: cx.survey.v1.Granularity
-	(Calendar)(0),                 // 5: cx.survey.v1.Calendar
-	(*Survey)(nil),                // 6: cx.survey.v1.Survey
-	(*SurveyText)(nil),            // 7: cx.survey.v1.SurveyText
-	(*Branding)(nil),              // 8: cx.survey.v1.Branding
-	(*CreateSurveyRequest)(nil),   // 9: cx.survey.v1.CreateSurveyRequest
-	(*CreateSurveyResponse)(nil),  // 10: cx.survey.v1.CreateSurveyResponse
-	(*UpdateSurveyRequest)(nil),   // 11: cx.survey.v1.UpdateSurveyRequest
-	(*UpdateSurveyResponse)(nil),  // 12: cx.survey.v1.UpdateSurveyResponse
-	(*GetSurveyRequest)(nil),      // 13: cx.survey.v1.GetSurveyRequest
-	(*GetSurveyResponse)(nil),     // 14: cx.survey.v1.GetSurveyResponse
-	(*ListSurveysRequest)(nil),    // 15: cx.survey.v1.ListSurveysRequest
-	(*ListSurveysResponse)(nil),   // 16: cx.survey.v1.ListSurveysResponse
-	(*InviteRequest)(nil),         // 17: cx.survey.v1.InviteRequest
-	(*InviteResponse)(nil),        // 18: cx.survey.v1.InviteResponse
-	(*GetInvitationRequest)(nil),  // 19: cx.survey.v1.GetInvitationRequest
-	(*GetInvitationResponse)(nil), // 20: cx.survey.v1.GetInvitationResponse
-	(*Invitation)(nil),            // 21: cx.survey.v1.Invitation
-	(*Answer)(nil),                // 22: cx.survey.v1.Answer
-	(*Period)(nil),                // 23: cx.survey.v1.Period
-	(*PeriodBounds)(nil),          // 24: cx.survey.v1.PeriodBounds
-	(*GetScoreKPIsRequest)(nil),   // 25: cx.survey.v1.GetScoreKPIsRequest
-	(*GetScoreKPIsResponse)(nil),  // 26: cx.survey.v1.GetScoreKPIsResponse
-	(*ScoreKPIs)(nil),             // 27: cx.survey.v1.ScoreKPIs
-	(*NpsKPIs)(nil),               // 28: cx.survey.v1.NpsKPIs
-	(*CsatKPIs)(nil),              // 29: cx.survey.v1.CsatKPIs
-	(*CesKPIs)(nil),               // 30: cx.survey.v1.CesKPIs
-	(*SentimentKPIs)(nil),         // 31: cx.survey.v1.SentimentKPIs
-	(*TopicCount)(nil),            // 32: cx.survey.v1.TopicCount
-	(v1.SurveyKind)(0),            // 33: cx.journey.v1.SurveyKind
-	(*durationpb.Duration)(nil),   // 34: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
-	(*v1.Customer)(nil),           // 36: cx.journey.v1.Customer
-	(v1.Channel)(0),               // 37: cx.journey.v1.Channel
+	(*Survey)(nil),                // 4: cx.survey.v1.Survey
+	(*SurveyText)(nil),            // 5: cx.survey.v1.SurveyText
+	(*Branding)(nil),              // 6: cx.survey.v1.Branding
+	(*CreateSurveyRequest)(nil),   // 7: cx.survey.v1.CreateSurveyRequest
+	(*CreateSurveyResponse)(nil),  // 8: cx.survey.v1.CreateSurveyResponse
+	(*UpdateSurveyRequest)(nil),   // 9: cx.survey.v1.UpdateSurveyRequest
+	(*UpdateSurveyResponse)(nil),  // 10: cx.survey.v1.UpdateSurveyResponse
+	(*GetSurveyRequest)(nil),      // 11: cx.survey.v1.GetSurveyRequest
+	(*GetSurveyResponse)(nil),     // 12: cx.survey.v1.GetSurveyResponse
+	(*ListSurveysRequest)(nil),    // 13: cx.survey.v1.ListSurveysRequest
+	(*ListSurveysResponse)(nil),   // 14: cx.survey.v1.ListSurveysResponse
+	(*InviteRequest)(nil),         // 15: cx.survey.v1.InviteRequest
+	(*InviteResponse)(nil),        // 16: cx.survey.v1.InviteResponse
+	(*GetInvitationRequest)(nil),  // 17: cx.survey.v1.GetInvitationRequest
+	(*GetInvitationResponse)(nil), // 18: cx.survey.v1.GetInvitationResponse
+	(*Invitation)(nil),            // 19: cx.survey.v1.Invitation
+	(*Answer)(nil),                // 20: cx.survey.v1.Answer
+	(*GetScoreKPIsRequest)(nil),   // 21: cx.survey.v1.GetScoreKPIsRequest
+	(*GetScoreKPIsResponse)(nil),  // 22: cx.survey.v1.GetScoreKPIsResponse
+	(*ScoreKPIs)(nil),             // 23: cx.survey.v1.ScoreKPIs
+	(*NpsKPIs)(nil),               // 24: cx.survey.v1.NpsKPIs
+	(*CsatKPIs)(nil),              // 25: cx.survey.v1.CsatKPIs
+	(*CesKPIs)(nil),               // 26: cx.survey.v1.CesKPIs
+	(*SentimentKPIs)(nil),         // 27: cx.survey.v1.SentimentKPIs
+	(*TopicCount)(nil),            // 28: cx.survey.v1.TopicCount
+	(v1.SurveyKind)(0),            // 29: cx.journey.v1.SurveyKind
+	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(*v1.Customer)(nil),           // 32: cx.journey.v1.Customer
+	(v1.Channel)(0),               // 33: cx.journey.v1.Channel
+	(*v11.Period)(nil),            // 34: cx.report.v1.Period
+	(*v11.PeriodBounds)(nil),      // 35: cx.report.v1.PeriodBounds
 }
 var file_cx_survey_v1_survey_proto_depIdxs = []int32{
-	33, // 0: cx.survey.v1.Survey.kind:type_name -> cx.journey.v1.SurveyKind
+	29, // 0: cx.survey.v1.Survey.kind:type_name -> cx.journey.v1.SurveyKind
 	0,  // 1: cx.survey.v1.Survey.ces_form:type_name -> cx.survey.v1.CesForm
-	7,  // 2: cx.survey.v1.Survey.texts:type_name -> cx.survey.v1.SurveyText
-	34, // 3: cx.survey.v1.Survey.link_ttl:type_name -> google.protobuf.Duration
-	8,  // 4: cx.survey.v1.Survey.branding:type_name -> cx.survey.v1.Branding
-	35, // 5: cx.survey.v1.Survey.updated_at:type_name -> google.protobuf.Timestamp
-	6,  // 6: cx.survey.v1.CreateSurveyRequest.survey:type_name -> cx.survey.v1.Survey
-	6,  // 7: cx.survey.v1.CreateSurveyResponse.survey:type_name -> cx.survey.v1.Survey
-	6,  // 8: cx.survey.v1.UpdateSurveyRequest.survey:type_name -> cx.survey.v1.Survey
-	6,  // 9: cx.survey.v1.UpdateSurveyResponse.survey:type_name -> cx.survey.v1.Survey
-	6,  // 10: cx.survey.v1.GetSurveyResponse.survey:type_name -> cx.survey.v1.Survey
-	33, // 11: cx.survey.v1.ListSurveysRequest.kind:type_name -> cx.journey.v1.SurveyKind
-	6,  // 12: cx.survey.v1.ListSurveysResponse.surveys:type_name -> cx.survey.v1.Survey
-	36, // 13: cx.survey.v1.InviteRequest.customer:type_name -> cx.journey.v1.Customer
-	37, // 14: cx.survey.v1.InviteRequest.channel:type_name -> cx.journey.v1.Channel
-	21, // 15: cx.survey.v1.InviteResponse.invitation:type_name -> cx.survey.v1.Invitation
-	21, // 16: cx.survey.v1.GetInvitationResponse.invitation:type_name -> cx.survey.v1.Invitation
-	36, // 17: cx.survey.v1.Invitation.customer:type_name -> cx.journey.v1.Customer
-	37, // 18: cx.survey.v1.Invitation.channel:type_name -> cx.journey.v1.Channel
+	5,  // 2: cx.survey.v1.Survey.texts:type_name -> cx.survey.v1.SurveyText
+	30, // 3: cx.survey.v1.Survey.link_ttl:type_name -> google.protobuf.Duration
+	6,  // 4: cx.survey.v1.Survey.branding:type_name -> cx.survey.v1.Branding
+	31, // 5: cx.survey.v1.Survey.updated_at:type_name -> google.protobuf.Timestamp
+	4,  // 6: cx.survey.v1.CreateSurveyRequest.survey:type_name -> cx.survey.v1.Survey
+	4,  // 7: cx.survey.v1.CreateSurveyResponse.survey:type_name -> cx.survey.v1.Survey
+	4,  // 8: cx.survey.v1.UpdateSurveyRequest.survey:type_name -> cx.survey.v1.Survey
+	4,  // 9: cx.survey.v1.UpdateSurveyResponse.survey:type_name -> cx.survey.v1.Survey
+	4,  // 10: cx.survey.v1.GetSurveyResponse.survey:type_name -> cx.survey.v1.Survey
+	29, // 11: cx.survey.v1.ListSurveysRequest.kind:type_name -> cx.journey.v1.SurveyKind
+	4,  // 12: cx.survey.v1.ListSurveysResponse.surveys:type_name -> cx.survey.v1.Survey
+	32, // 13: cx.survey.v1.InviteRequest.customer:type_name -> cx.journey.v1.Customer
+	33, // 14: cx.survey.v1.InviteRequest.channel:type_name -> cx.journey.v1.Channel
+	19, // 15: cx.survey.v1.InviteResponse.invitation:type_name -> cx.survey.v1.Invitation
+	19, // 16: cx.survey.v1.GetInvitationResponse.invitation:type_name -> cx.survey.v1.Invitation
+	32, // 17: cx.survey.v1.Invitation.customer:type_name -> cx.journey.v1.Customer
+	33, // 18: cx.survey.v1.Invitation.channel:type_name -> cx.journey.v1.Channel
 	1,  // 19: cx.survey.v1.Invitation.status:type_name -> cx.survey.v1.InvitationStatus
 	2,  // 20: cx.survey.v1.Invitation.suppression_reason:type_name -> cx.survey.v1.SuppressionReason
-	35, // 21: cx.survey.v1.Invitation.created_at:type_name -> google.protobuf.Timestamp
-	35, // 22: cx.survey.v1.Invitation.expires_at:type_name -> google.protobuf.Timestamp
-	22, // 23: cx.survey.v1.Invitation.answer:type_name -> cx.survey.v1.Answer
+	31, // 21: cx.survey.v1.Invitation.created_at:type_name -> google.protobuf.Timestamp
+	31, // 22: cx.survey.v1.Invitation.expires_at:type_name -> google.protobuf.Timestamp
+	20, // 23: cx.survey.v1.Invitation.answer:type_name -> cx.survey.v1.Answer
 	3,  // 24: cx.survey.v1.Answer.sentiment:type_name -> cx.survey.v1.Sentiment
-	35, // 25: cx.survey.v1.Answer.responded_at:type_name -> google.protobuf.Timestamp
-	35, // 26: cx.survey.v1.Answer.updated_at:type_name -> google.protobuf.Timestamp
-	35, // 27: cx.survey.v1.Period.start_time:type_name -> google.protobuf.Timestamp
-	35, // 28: cx.survey.v1.Period.end_time:type_name -> google.protobuf.Timestamp
-	4,  // 29: cx.survey.v1.Period.granularity:type_name -> cx.survey.v1.Granularity
-	5,  // 30: cx.survey.v1.Period.calendar:type_name -> cx.survey.v1.Calendar
-	35, // 31: cx.survey.v1.PeriodBounds.start_time:type_name -> google.protobuf.Timestamp
-	35, // 32: cx.survey.v1.PeriodBounds.end_time:type_name -> google.protobuf.Timestamp
-	23, // 33: cx.survey.v1.GetScoreKPIsRequest.period:type_name -> cx.survey.v1.Period
-	33, // 34: cx.survey.v1.GetScoreKPIsRequest.kind:type_name -> cx.journey.v1.SurveyKind
-	27, // 35: cx.survey.v1.GetScoreKPIsResponse.periods:type_name -> cx.survey.v1.ScoreKPIs
-	27, // 36: cx.survey.v1.GetScoreKPIsResponse.total:type_name -> cx.survey.v1.ScoreKPIs
-	24, // 37: cx.survey.v1.ScoreKPIs.bounds:type_name -> cx.survey.v1.PeriodBounds
-	28, // 38: cx.survey.v1.ScoreKPIs.nps:type_name -> cx.survey.v1.NpsKPIs
-	29, // 39: cx.survey.v1.ScoreKPIs.csat:type_name -> cx.survey.v1.CsatKPIs
-	30, // 40: cx.survey.v1.ScoreKPIs.ces:type_name -> cx.survey.v1.CesKPIs
-	31, // 41: cx.survey.v1.ScoreKPIs.sentiment:type_name -> cx.survey.v1.SentimentKPIs
-	32, // 42: cx.survey.v1.ScoreKPIs.top_topics:type_name -> cx.survey.v1.TopicCount
-	9,  // 43: cx.survey.v1.SurveyService.CreateSurvey:input_type -> cx.survey.v1.CreateSurveyRequest
-	11, // 44: cx.survey.v1.SurveyService.UpdateSurvey:input_type -> cx.survey.v1.UpdateSurveyRequest
-	13, // 45: cx.survey.v1.SurveyService.GetSurvey:input_type -> cx.survey.v1.GetSurveyRequest
-	15, // 46: cx.survey.v1.SurveyService.ListSurveys:input_type -> cx.survey.v1.ListSurveysRequest
-	17, // 47: cx.survey.v1.SurveyService.Invite:input_type -> cx.survey.v1.InviteRequest
-	19, // 48: cx.survey.v1.SurveyService.GetInvitation:input_type -> cx.survey.v1.GetInvitationRequest
-	25, // 49: cx.survey.v1.SurveyService.GetScoreKPIs:input_type -> cx.survey.v1.GetScoreKPIsRequest
-	10, // 50: cx.survey.v1.SurveyService.CreateSurvey:output_type -> cx.survey.v1.CreateSurveyResponse
-	12, // 51: cx.survey.v1.SurveyService.UpdateSurvey:output_type -> cx.survey.v1.UpdateSurveyResponse
-	14, // 52: cx.survey.v1.SurveyService.GetSurvey:output_type -> cx.survey.v1.GetSurveyResponse
-	16, // 53: cx.survey.v1.SurveyService.ListSurveys:output_type -> cx.survey.v1.ListSurveysResponse
-	18, // 54: cx.survey.v1.SurveyService.Invite:output_type -> cx.survey.v1.InviteResponse
-	20, // 55: cx.survey.v1.SurveyService.GetInvitation:output_type -> cx.survey.v1.GetInvitationResponse
-	26, // 56: cx.survey.v1.SurveyService.GetScoreKPIs:output_type -> cx.survey.v1.GetScoreKPIsResponse
-	50, // [50:57] is the sub-list for method output_type
-	43, // [43:50] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	31, // 25: cx.survey.v1.Answer.responded_at:type_name -> google.protobuf.Timestamp
+	31, // 26: cx.survey.v1.Answer.updated_at:type_name -> google.protobuf.Timestamp
+	34, // 27: cx.survey.v1.GetScoreKPIsRequest.period:type_name -> cx.report.v1.Period
+	29, // 28: cx.survey.v1.GetScoreKPIsRequest.kind:type_name -> cx.journey.v1.SurveyKind
+	23, // 29: cx.survey.v1.GetScoreKPIsResponse.periods:type_name -> cx.survey.v1.ScoreKPIs
+	23, // 30: cx.survey.v1.GetScoreKPIsResponse.total:type_name -> cx.survey.v1.ScoreKPIs
+	35, // 31: cx.survey.v1.ScoreKPIs.bounds:type_name -> cx.report.v1.PeriodBounds
+	24, // 32: cx.survey.v1.ScoreKPIs.nps:type_name -> cx.survey.v1.NpsKPIs
+	25, // 33: cx.survey.v1.ScoreKPIs.csat:type_name -> cx.survey.v1.CsatKPIs
+	26, // 34: cx.survey.v1.ScoreKPIs.ces:type_name -> cx.survey.v1.CesKPIs
+	27, // 35: cx.survey.v1.ScoreKPIs.sentiment:type_name -> cx.survey.v1.SentimentKPIs
+	28, // 36: cx.survey.v1.ScoreKPIs.top_topics:type_name -> cx.survey.v1.TopicCount
+	7,  // 37: cx.survey.v1.SurveyService.CreateSurvey:input_type -> cx.survey.v1.CreateSurveyRequest
+	9,  // 38: cx.survey.v1.SurveyService.UpdateSurvey:input_type -> cx.survey.v1.UpdateSurveyRequest
+	11, // 39: cx.survey.v1.SurveyService.GetSurvey:input_type -> cx.survey.v1.GetSurveyRequest
+	13, // 40: cx.survey.v1.SurveyService.ListSurveys:input_type -> cx.survey.v1.ListSurveysRequest
+	15, // 41: cx.survey.v1.SurveyService.Invite:input_type -> cx.survey.v1.InviteRequest
+	17, // 42: cx.survey.v1.SurveyService.GetInvitation:input_type -> cx.survey.v1.GetInvitationRequest
+	21, // 43: cx.survey.v1.SurveyService.GetScoreKPIs:input_type -> cx.survey.v1.GetScoreKPIsRequest
+	8,  // 44: cx.survey.v1.SurveyService.CreateSurvey:output_type -> cx.survey.v1.CreateSurveyResponse
+	10, // 45: cx.survey.v1.SurveyService.UpdateSurvey:output_type -> cx.survey.v1.UpdateSurveyResponse
+	12, // 46: cx.survey.v1.SurveyService.GetSurvey:output_type -> cx.survey.v1.GetSurveyResponse
+	14, // 47: cx.survey.v1.SurveyService.ListSurveys:output_type -> cx.survey.v1.ListSurveysResponse
+	16, // 48: cx.survey.v1.SurveyService.Invite:output_type -> cx.survey.v1.InviteResponse
+	18, // 49: cx.survey.v1.SurveyService.GetInvitation:output_type -> cx.survey.v1.GetInvitationResponse
+	22, // 50: cx.survey.v1.SurveyService.GetScoreKPIs:output_type -> cx.survey.v1.GetScoreKPIsResponse
+	44, // [44:51] is the sub-list for method output_type
+	37, // [37:44] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_cx_survey_v1_survey_proto_init() }
@@ -2895,8 +2601,8 @@ func file_cx_survey_v1_survey_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cx_survey_v1_survey_proto_rawDesc), len(file_cx_survey_v1_survey_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   27,
+			NumEnums:      4,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
