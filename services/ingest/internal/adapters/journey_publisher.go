@@ -92,7 +92,13 @@ func (p *JourneyPublisher) Publish(ctx context.Context, events []*journeyv1.Jour
 		case err := <-f.Err():
 			out[i].Err = fmt.Errorf("%w: %v", app.ErrUnavailable, err)
 		case <-ctx.Done():
-			out[i].Err = fmt.Errorf("%w: no acknowledgement within %s", app.ErrUnavailable, p.timeout)
+			// An ack that arrived together with the deadline still counts.
+			select {
+			case ack := <-f.Ok():
+				out[i].Duplicate = ack.Duplicate
+			default:
+				out[i].Err = fmt.Errorf("%w: no acknowledgement within %s", app.ErrUnavailable, p.timeout)
+			}
 		}
 		endSpan(spans[i], out[i].Err)
 	}

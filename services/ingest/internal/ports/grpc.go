@@ -50,11 +50,7 @@ func (g *GRPC) authenticate(ctx context.Context) (*tenant.Tenant, error) {
 	return nil, status.Error(codes.Unauthenticated, "send the tenant's API key as metadata authorization: Bearer <key>")
 }
 
-func (g *GRPC) publish(ctx context.Context, events []*journeyv1.JourneyEvent) ([]app.Result, error) {
-	t, err := g.authenticate(ctx)
-	if err != nil {
-		return nil, err
-	}
+func (g *GRPC) publish(ctx context.Context, t *tenant.Tenant, events []*journeyv1.JourneyEvent) ([]app.Result, error) {
 	inputs := make([]app.Input, len(events))
 	for i, ev := range events {
 		if ev == nil {
@@ -108,7 +104,11 @@ func toProto(r app.Result) *ingestv1.EventResult {
 // naming each field at fault, UNAVAILABLE with RetryInfo when the broker
 // did not acknowledge.
 func (g *GRPC) PublishEvent(ctx context.Context, req *ingestv1.PublishEventRequest) (*ingestv1.PublishEventResponse, error) {
-	results, err := g.publish(ctx, []*journeyv1.JourneyEvent{req.GetEvent()})
+	t, err := g.authenticate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	results, err := g.publish(ctx, t, []*journeyv1.JourneyEvent{req.GetEvent()})
 	if err != nil {
 		return nil, err
 	}
@@ -136,13 +136,17 @@ func invalid(errs journey.Errors) error {
 
 // PublishEvents stores up to 1,000 events and reports each outcome.
 func (g *GRPC) PublishEvents(ctx context.Context, req *ingestv1.PublishEventsRequest) (*ingestv1.PublishEventsResponse, error) {
+	t, err := g.authenticate(ctx)
+	if err != nil {
+		return nil, err
+	}
 	switch n := len(req.GetEvents()); {
 	case n == 0:
 		return nil, invalid(journey.Errors{{Field: "events", Reason: "must hold 1 to 1000 events"}})
 	case n > app.MaxBatch:
 		return nil, invalid(journey.Errors{{Field: "events", Reason: "holds more than 1000 events; split the batch"}})
 	}
-	results, err := g.publish(ctx, req.GetEvents())
+	results, err := g.publish(ctx, t, req.GetEvents())
 	if err != nil {
 		return nil, err
 	}

@@ -123,8 +123,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	health.SetServingStatus(ingestv1.IngestService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 
 	api := &http.Server{
-		Handler: otelhttp.NewHandler(httpPort.Handler(), "ingest",
-			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + routeOf(r) })),
+		Handler:           Traced(httpPort.Handler()),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -143,11 +142,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	)
 }
 
-// routeOf names a request by its route, never by its path: a path holds a
-// tenant id, and span names must stay few.
+// Traced wraps the API in a server span per request, named by route.
+func Traced(h http.Handler) http.Handler {
+	return otelhttp.NewHandler(h, "ingest",
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return routeOf(r) }))
+}
+
+// routeOf names a request "{method} {route}" by the mux pattern that
+// matched (patterns carry the method: "POST /v1/events"), never by its
+// path: a path holds a tenant id, and span names must stay few.
 func routeOf(r *http.Request) string {
 	if r.Pattern != "" {
 		return r.Pattern
 	}
-	return "unmatched"
+	return r.Method
 }
