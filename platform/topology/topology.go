@@ -46,7 +46,53 @@ func (o Options) withDefaults() Options {
 
 // Set is the part of the topology one service needs.
 type Set struct {
-	Streams []jetstream.StreamConfig
+	Streams   []jetstream.StreamConfig
+	KeyValues []jetstream.KeyValueConfig
+	Consumers []Consumer
+}
+
+// Consumer is a durable consumer of a stream.
+type Consumer struct {
+	Stream string
+	Config jetstream.ConsumerConfig
+}
+
+// ProfileBucket holds profiles, the identity index and segment memberships,
+// under keys <tenant>.p.<profile>, <tenant>.i.<identity hash> and
+// <tenant>.s.<segment>.<profile>.
+const ProfileBucket = "PROFILES"
+
+// ProfileConsumer is the profile service's durable consumer of JOURNEY.
+const ProfileConsumer = "profile"
+
+// ProfileMaxDeliver is how often the profile service tries an event before
+// dead-lettering it.
+const ProfileMaxDeliver = 5
+
+// Profile is what the profile service owns and uses.
+func Profile(o Options) Set {
+	o = o.withDefaults()
+	return Set{
+		Streams: []jetstream.StreamConfig{JourneyStream(o), DeadLetterStream(o)},
+		KeyValues: []jetstream.KeyValueConfig{{
+			Bucket:      ProfileBucket,
+			Description: "Bazgasht customer profiles, identity index and segment memberships",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    o.Replicas,
+		}},
+		Consumers: []Consumer{{Stream: Journey, Config: jetstream.ConsumerConfig{
+			Durable:       ProfileConsumer,
+			Description:   "profile service: folds journey events into profiles",
+			FilterSubject: "cx.*.journey.>",
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       30 * time.Second,
+			MaxDeliver:    ProfileMaxDeliver,
+			MaxAckPending: 20000,
+			Replicas:      o.Replicas,
+		}}},
+	}
 }
 
 // JourneyStream is the JOURNEY stream: file storage, kept until an operator
@@ -170,6 +216,16 @@ func Ensure(ctx context.Context, js jetstream.JetStream, serverVersion string, s
 	for _, c := range s.Streams {
 		if _, err := js.CreateOrUpdateStream(ctx, c); err != nil {
 			return fmt.Errorf("topology: stream %s: %w", c.Name, err)
+		}
+	}
+	for _, c := range s.KeyValues {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, c); err != nil {
+			return fmt.Errorf("topology: key-value bucket %s: %w", c.Bucket, err)
+		}
+	}
+	for _, c := range s.Consumers {
+		if _, err := js.CreateOrUpdateConsumer(ctx, c.Stream, c.Config); err != nil {
+			return fmt.Errorf("topology: consumer %s on %s: %w", c.Config.Durable, c.Stream, err)
 		}
 	}
 	return nil

@@ -1,0 +1,165 @@
+package journeystream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
+
+	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
+	"github.com/bazgasht/bazgasht/platform/journey"
+	"github.com/bazgasht/bazgasht/platform/natstrace"
+)
+
+// Dead-letter headers, beside the original message's own.
+const (
+	HeaderDeadReason     = "Bazgasht-Dead-Reason"
+	HeaderDeadSubject    = "Bazgasht-Dead-Subject"
+	HeaderDeadConsumer   = "Bazgasht-Dead-Consumer"
+	HeaderDeadDeliveries = "Bazgasht-Dead-Deliveries"
+)
+
+// Delivery is one journey event handed to a handler.
+type Delivery struct {
+	// Ctx carries the CONSUMER span, a child of the publisher's.
+	Ctx   context.Context
+	Event *journeyv1.JourneyEvent
+	// Seq is the event's position in the stream.
+	Seq uint64
+	// Delivered counts deliveries of this message, from 1.
+	Delivered uint64
+	msg       jetstream.Msg
+	span      trace.Span
+}
+
+// Handler processes a batch in stream order and returns one error per
+// delivery (nil: done). A failed delivery is retried later, and
+// dead-lettered once it has failed MaxDeliver times.
+type Handler func(ctx context.Context, batch []*Delivery) []error
+
+// ConsumeConfig tunes a consume loop.
+type ConsumeConfig struct {
+	// Durable names the consumer group, in spans and dead letters.
+	Durable string
+	// MaxDeliver is the delivery on which a failing message is dead-lettered;
+	// it must equal the consumer's MaxDeliver.
+	MaxDeliver int
+	// Batch is the most messages handed to the handler at once.
+	Batch int
+	// MaxWait bounds how long a fetch waits for a full batch.
+	MaxWait time.Duration
+	// RetryDelay is how long a failed message waits before its next delivery.
+	RetryDelay time.Duration
+}
+
+// Consume fetches from c and hands batches to h until ctx ends. Messages
+// that cannot be decoded are dead-lettered at once: no retry can fix them.
+func Consume(ctx context.Context, js jetstream.JetStream, c jetstream.Consumer, cfg ConsumeConfig, h Handler, log *slog.Logger) error {
+	if cfg.Batch <= 0 || cfg.MaxDeliver <= 0 || cfg.MaxWait <= 0 || cfg.Durable == "" {
+		return errors.New("journeystream: Durable, MaxDeliver, Batch and MaxWait are required")
+	}
+	for ctx.Err() == nil {
+		batch, err := c.Fetch(cfg.Batch, jetstream.FetchMaxWait(cfg.MaxWait))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			log.WarnContext(ctx, "fetch failed", "consumer", cfg.Durable, "err", err)
+			sleep(ctx, cfg.MaxWait)
+			continue
+		}
+		var deliveries []*Delivery
+		for msg := range batch.Messages() {
+			if d := decode(ctx, js, msg, cfg, log); d != nil {
+				deliveries = append(deliveries, d)
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+			log.DebugContext(ctx, "fetch ended", "consumer", cfg.Durable, "err", err)
+		}
+		if len(deliveries) == 0 {
+			continue
+		}
+		errs := h(ctx, deliveries)
+		for i, d := range deliveries {
+			settle(ctx, js, d, errs[i], cfg, log)
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func decode(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, cfg ConsumeConfig, log *slog.Logger) *Delivery {
+	meta, err := msg.Metadata()
+	if err != nil {
+		_ = msg.Term()
+		return nil
+	}
+	msgID := msg.Headers().Get(jetstream.MsgIDHeader)
+	sctx, span := natstrace.StartConsume(ctx, &nats.Msg{Subject: msg.Subject(), Header: msg.Headers()}, cfg.Durable, msgID)
+	ev := &journeyv1.JourneyEvent{}
+	if err := proto.Unmarshal(msg.Data(), ev); err != nil {
+		deadLetter(sctx, js, msg, meta.NumDelivered, "undecodable: "+err.Error(), cfg, log)
+		span.End()
+		return nil
+	}
+	return &Delivery{Ctx: sctx, Event: ev, Seq: meta.Sequence.Stream, Delivered: meta.NumDelivered, msg: msg, span: span}
+}
+
+func settle(ctx context.Context, js jetstream.JetStream, d *Delivery, err error, cfg ConsumeConfig, log *slog.Logger) {
+	defer d.span.End()
+	switch {
+	case err == nil:
+		_ = d.msg.Ack()
+	case d.Delivered >= uint64(cfg.MaxDeliver):
+		deadLetter(d.Ctx, js, d.msg, d.Delivered, fmt.Sprintf("failed %d deliveries: %v", d.Delivered, err), cfg, log)
+	default:
+		log.WarnContext(d.Ctx, "event failed, will retry", "consumer", cfg.Durable, "seq", d.Seq, "delivery", d.Delivered, "err", err)
+		_ = d.msg.NakWithDelay(cfg.RetryDelay)
+	}
+}
+
+// deadLetter copies msg to cx.<tenant>.deadletter.<durable> with the reason
+// and terminates it. If the copy cannot be stored, the message is left for
+// redelivery rather than lost.
+func deadLetter(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, delivered uint64, reason string, cfg ConsumeConfig, log *slog.Logger) {
+	tenant := "unknown"
+	if parts := strings.Split(msg.Subject(), "."); len(parts) > 2 && journey.CheckTenant(parts[1]) == nil {
+		tenant = parts[1]
+	}
+	dl := &nats.Msg{Subject: "cx." + tenant + ".deadletter." + cfg.Durable, Data: msg.Data(), Header: nats.Header{}}
+	for k, v := range msg.Headers() {
+		if k != jetstream.MsgIDHeader {
+			dl.Header[k] = v
+		}
+	}
+	dl.Header.Set(HeaderDeadReason, reason)
+	dl.Header.Set(HeaderDeadSubject, msg.Subject())
+	dl.Header.Set(HeaderDeadConsumer, cfg.Durable)
+	dl.Header.Set(HeaderDeadDeliveries, strconv.FormatUint(delivered, 10))
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := js.PublishMsg(pctx, dl); err != nil {
+		log.ErrorContext(ctx, "dead-lettering failed; message left for redelivery", "consumer", cfg.Durable, "err", err)
+		_ = msg.NakWithDelay(cfg.RetryDelay)
+		return
+	}
+	log.WarnContext(ctx, "message dead-lettered", "consumer", cfg.Durable, "subject", msg.Subject(), "reason", reason)
+	_ = msg.Term()
+}

@@ -1,0 +1,343 @@
+// Package adapters holds what the profile service talks out to: the
+// JetStream key-value bucket that is its durable store, the Redis cache and
+// the journey stream it publishes segment changes into.
+package adapters
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bazgasht/bazgasht/platform/topology"
+	"github.com/bazgasht/bazgasht/services/profile/internal/domain/profile"
+)
+
+// KVRepository keeps profiles in the PROFILES JetStream key-value bucket:
+// replicated with the NATS cluster, no second database to run. Writes of a
+// batch are published asynchronously and awaited together; each profile
+// write names the revision it replaces, so a concurrent writer (a second
+// replica) is detected instead of overwritten.
+//
+// It remembers what it wrote and read (up to CacheEntries profiles) so the
+// fold does not read back its own writes; the memory is dropped when a
+// commit fails.
+type KVRepository struct {
+	js      jetstream.JetStream
+	kv      jetstream.KeyValue
+	prefix  string
+	timeout time.Duration
+	limit   int
+
+	mu       sync.Mutex
+	profiles map[string]cachedProfile // "<tenant>.p.<id>"
+	index    map[string]string        // "<tenant>.i.<key>" -> profile id
+}
+
+type cachedProfile struct {
+	p   *profile.Profile
+	rev uint64
+}
+
+// NewKVRepository opens the repository over the PROFILES bucket.
+func NewKVRepository(ctx context.Context, js jetstream.JetStream, timeout time.Duration, cacheEntries int) (*KVRepository, error) {
+	kv, err := js.KeyValue(ctx, topology.ProfileBucket)
+	if err != nil {
+		return nil, fmt.Errorf("profile store: bucket %s: %w", topology.ProfileBucket, err)
+	}
+	return &KVRepository{js: js, kv: kv, prefix: "$KV." + topology.ProfileBucket + ".", timeout: timeout, limit: cacheEntries,
+		profiles: map[string]cachedProfile{}, index: map[string]string{}}, nil
+}
+
+var _ profile.Repository = (*KVRepository)(nil)
+
+func profileKey(tenant, id string) string    { return tenant + ".p." + id }
+func identityKey(tenant, key string) string  { return tenant + ".i." + key }
+func memberKey(tenant, seg, id string) string { return tenant + ".s." + seg + "." + id }
+
+// Resolve returns the profiles holding any of keys.
+func (r *KVRepository) Resolve(ctx context.Context, tenant string, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	var missing []string
+	r.mu.Lock()
+	for _, k := range keys {
+		if id, ok := r.index[identityKey(tenant, k)]; ok {
+			out[k] = id
+		} else {
+			missing = append(missing, k)
+		}
+	}
+	r.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	found := make([]string, len(missing))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for i, k := range missing {
+		g.Go(func() error {
+			e, err := r.kv.Get(gctx, identityKey(tenant, k))
+			switch {
+			case errors.Is(err, jetstream.ErrKeyNotFound):
+				return nil
+			case err != nil:
+				return fmt.Errorf("profile store: identity lookup: %w", err)
+			}
+			found[i] = string(e.Value())
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, k := range missing {
+		if found[i] != "" {
+			out[k] = found[i]
+			r.remember(identityKey(tenant, k), found[i])
+		}
+	}
+	return out, nil
+}
+
+// Get returns the profile for the fold; the pointer may be one the
+// repository remembers, so callers change it only to commit it.
+func (r *KVRepository) Get(ctx context.Context, tenant, id string) (*profile.Profile, error) {
+	key := profileKey(tenant, id)
+	r.mu.Lock()
+	c, ok := r.profiles[key]
+	r.mu.Unlock()
+	if ok {
+		return c.p, nil
+	}
+	p, rev, err := r.load(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.rememberProfile(key, cachedProfile{p: p, rev: rev})
+	r.mu.Unlock()
+	return p, nil
+}
+
+// Load reads a profile fresh from the bucket, for readers: never a pointer
+// the fold may be changing.
+func (r *KVRepository) Load(ctx context.Context, tenant, id string) (*profile.Profile, error) {
+	p, _, err := r.load(ctx, profileKey(tenant, id))
+	return p, err
+}
+
+// LoadByIdentity resolves an identity key and loads its profile.
+func (r *KVRepository) LoadByIdentity(ctx context.Context, tenant, identityKeyHash string) (*profile.Profile, error) {
+	e, err := r.kv.Get(ctx, identityKey(tenant, identityKeyHash))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, profile.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("profile store: %w", err)
+	}
+	return r.Load(ctx, tenant, string(e.Value()))
+}
+
+func (r *KVRepository) load(ctx context.Context, key string) (*profile.Profile, uint64, error) {
+	e, err := r.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, profile.ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("profile store: %w", err)
+	}
+	p := &profile.Profile{}
+	if err := json.Unmarshal(e.Value(), p); err != nil {
+		return nil, 0, fmt.Errorf("profile store: %s is not a profile: %w", key, err)
+	}
+	return p, e.Revision(), nil
+}
+
+// remember and rememberProfile keep what the repository saw, forgetting
+// arbitrary entries past the limit. Callers hold r.mu.
+func (r *KVRepository) remember(key, id string) {
+	if len(r.index) >= r.limit {
+		for k := range r.index {
+			delete(r.index, k)
+			break
+		}
+	}
+	r.index[key] = id
+}
+
+func (r *KVRepository) rememberProfile(key string, c cachedProfile) {
+	if len(r.profiles) >= r.limit {
+		for k := range r.profiles {
+			delete(r.profiles, k)
+			break
+		}
+	}
+	r.profiles[key] = c
+}
+
+// Rollback forgets what the repository remembers, with any uncommitted
+// change made to it.
+func (r *KVRepository) Rollback() { r.forget() }
+
+func (r *KVRepository) forget() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.profiles = map[string]cachedProfile{}
+	r.index = map[string]string{}
+}
+
+// Commit writes one tenant's changes: profiles (each conditional on the
+// revision it replaces), identity index entries, segment memberships, and
+// the deletion of absorbed profiles. Every write is idempotent, so a retry
+// after a failure converges.
+func (r *KVRepository) Commit(ctx context.Context, tenant string, c profile.Changes) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	type pending struct {
+		key string
+		f   jetstream.PubAckFuture
+		p   *profile.Profile
+	}
+	var futures []pending
+	put := func(key string, data []byte, h nats.Header, p *profile.Profile) error {
+		msg := &nats.Msg{Subject: r.prefix + key, Data: data, Header: h}
+		f, err := r.js.PublishMsgAsync(msg)
+		if err != nil {
+			return err
+		}
+		futures = append(futures, pending{key, f, p})
+		return nil
+	}
+	var err error
+	r.mu.Lock()
+	for id, p := range c.Profiles {
+		key := profileKey(tenant, id)
+		data, merr := json.Marshal(p)
+		if merr != nil {
+			err = merr
+			break
+		}
+		h := nats.Header{}
+		h.Set(jetstream.ExpectedLastSubjSeqHeader, fmt.Sprint(r.profiles[key].rev))
+		if err = put(key, data, h, p); err != nil {
+			break
+		}
+	}
+	r.mu.Unlock()
+	for k, id := range c.Identities {
+		if err == nil {
+			err = put(identityKey(tenant, k), []byte(id), nil, nil)
+		}
+	}
+	for _, m := range c.Joined {
+		if err == nil {
+			err = put(memberKey(tenant, m.Segment, m.ProfileID), []byte(m.Since.UTC().Format(time.RFC3339Nano)), nil, nil)
+		}
+	}
+	del := func() nats.Header { return nats.Header{"KV-Operation": []string{"DEL"}} }
+	for _, m := range c.Left {
+		if err == nil {
+			err = put(memberKey(tenant, m.Segment, m.ProfileID), nil, del(), nil)
+		}
+	}
+	for _, id := range c.Absorbed {
+		if err == nil {
+			err = put(profileKey(tenant, id), nil, del(), nil)
+		}
+	}
+	acks := make([]uint64, len(futures))
+	for i, f := range futures {
+		if err != nil {
+			break
+		}
+		select {
+		case a := <-f.f.Ok():
+			acks[i] = a.Sequence
+		case e := <-f.f.Err():
+			err = fmt.Errorf("profile store: write %s: %w", f.key, e)
+		case <-ctx.Done():
+			err = fmt.Errorf("profile store: no acknowledgement within %s", r.timeout)
+		}
+	}
+	if err != nil {
+		r.forget()
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, f := range futures {
+		switch {
+		case f.p != nil:
+			r.rememberProfile(f.key, cachedProfile{p: f.p, rev: acks[i]})
+		case strings.Contains(f.key, ".p."):
+			delete(r.profiles, f.key)
+		}
+	}
+	for k, id := range c.Identities {
+		r.remember(identityKey(tenant, k), id)
+	}
+	return nil
+}
+
+// Profiles yields every profile of tenant ("" for all tenants), read fresh.
+func (r *KVRepository) Profiles(ctx context.Context, tenant string) iter.Seq2[*profile.Profile, error] {
+	return func(yield func(*profile.Profile, error) bool) {
+		filter := "*.p.*"
+		if tenant != "" {
+			filter = tenant + ".p.*"
+		}
+		lister, err := r.kv.ListKeysFiltered(ctx, filter)
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return
+		}
+		if err != nil {
+			yield(nil, fmt.Errorf("profile store: list: %w", err))
+			return
+		}
+		defer func() { _ = lister.Stop() }()
+		for key := range lister.Keys() {
+			p, _, err := r.load(ctx, key)
+			if errors.Is(err, profile.ErrNotFound) {
+				continue // deleted since listed
+			}
+			if !yield(p, err) {
+				return
+			}
+		}
+	}
+}
+
+// Members lists the members of a segment and when they joined.
+func (r *KVRepository) Members(ctx context.Context, tenant, segment string) ([]profile.Membership, error) {
+	lister, err := r.kv.ListKeysFiltered(ctx, memberKey(tenant, segment, "*"))
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("profile store: list segment: %w", err)
+	}
+	defer func() { _ = lister.Stop() }()
+	var out []profile.Membership
+	for key := range lister.Keys() {
+		e, err := r.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("profile store: %w", err)
+		}
+		since, _ := time.Parse(time.RFC3339Nano, string(e.Value()))
+		out = append(out, profile.Membership{Tenant: tenant, Segment: segment, ProfileID: key[strings.LastIndexByte(key, '.')+1:], Since: since})
+	}
+	return out, nil
+}

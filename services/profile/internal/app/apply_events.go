@@ -1,0 +1,294 @@
+// Package app holds the profile service's use cases: folding journey
+// events into profiles, noticing segment changes as time passes, and the
+// queries behind the API.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bazgasht/bazgasht/services/profile/internal/domain/profile"
+)
+
+// SegmentEvent is a segment transition to announce as a journey event.
+type SegmentEvent struct {
+	Tenant    string
+	ProfileID string
+	// Customer holds the profile's identities, so rules can address it.
+	Customer []profile.Identity
+	Change   profile.SegmentChange
+}
+
+// SegmentPublisher announces segment transitions (segment.entered and
+// segment.exited journey events) and returns once they are stored. Its
+// event ids are derived from the transition, so announcing one twice is
+// one event.
+type SegmentPublisher interface {
+	PublishSegments(ctx context.Context, events []SegmentEvent) error
+}
+
+// CacheWriter is told of every committed profile, removed profile and
+// changed identity mapping, so that no reader sees a profile older than the
+// last commit. It never fails: a cache it cannot reach is bypassed.
+type CacheWriter interface {
+	Store(ctx context.Context, p *profile.Profile)
+	Remove(ctx context.Context, tenant, id string)
+	StoreIdentities(ctx context.Context, tenant string, index map[string]string)
+}
+
+// ApplyEvent is one event of one tenant to fold.
+type ApplyEvent struct {
+	Tenant string
+	Event  profile.Event
+}
+
+// ApplyEventsHandler folds batches of events into profiles.
+type ApplyEventsHandler struct {
+	repo     profile.Repository
+	segments SegmentPublisher
+	cache    CacheWriter
+	rules    profile.Rules
+
+	// mu serialises folds and segment sweeps: both read, change and write
+	// profiles.
+	mu sync.Mutex
+}
+
+// NewApplyEventsHandler checks its dependencies.
+func NewApplyEventsHandler(repo profile.Repository, segments SegmentPublisher, cache CacheWriter, rules profile.Rules) (*ApplyEventsHandler, error) {
+	if repo == nil || segments == nil || cache == nil {
+		return nil, errors.New("app: repository, segment publisher and cache are required")
+	}
+	return &ApplyEventsHandler{repo: repo, segments: segments, cache: cache, rules: rules}, nil
+}
+
+// tenantBatch is the working set of one tenant within a batch.
+type tenantBatch struct {
+	tenant   string
+	changes  profile.Changes
+	loaded   map[string]*profile.Profile // by id
+	index    map[string]string           // identity key -> id
+	segEvent []SegmentEvent
+	items    []int // positions in the batch
+}
+
+// Handle folds events in order and returns one error per event. Each
+// tenant's changes are written together; segment transitions are announced
+// before the profiles that record them are written, so a crash between the
+// two repeats an announcement (deduplicated by its id) rather than losing it.
+func (h *ApplyEventsHandler) Handle(ctx context.Context, batch []ApplyEvent) []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	errs := make([]error, len(batch))
+	byTenant := map[string]*tenantBatch{}
+	var order []*tenantBatch
+	for i, item := range batch {
+		tb, ok := byTenant[item.Tenant]
+		if !ok {
+			tb = &tenantBatch{tenant: item.Tenant, loaded: map[string]*profile.Profile{}, index: map[string]string{},
+				changes: profile.Changes{Profiles: map[string]*profile.Profile{}, Identities: map[string]string{}}}
+			byTenant[item.Tenant] = tb
+			order = append(order, tb)
+		}
+		tb.items = append(tb.items, i)
+	}
+	for _, tb := range order {
+		if err := h.foldTenant(ctx, tb, batch); err != nil {
+			// The working copies hold changes that were not written.
+			h.repo.Rollback()
+			for _, i := range tb.items {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
+}
+
+func (h *ApplyEventsHandler) foldTenant(ctx context.Context, tb *tenantBatch, batch []ApplyEvent) error {
+	var keys []string
+	for _, i := range tb.items {
+		for _, id := range batch[i].Event.Identities {
+			keys = append(keys, id.Key())
+		}
+	}
+	resolved, err := h.repo.Resolve(ctx, tb.tenant, keys)
+	if err != nil {
+		return err
+	}
+	for k, id := range resolved {
+		tb.index[k] = id
+	}
+	for _, i := range tb.items {
+		if err := h.fold(ctx, tb, batch[i].Event); err != nil {
+			return err
+		}
+	}
+	if len(tb.segEvent) > 0 {
+		if err := h.segments.PublishSegments(ctx, tb.segEvent); err != nil {
+			return fmt.Errorf("announce segment changes: %w", err)
+		}
+	}
+	if err := h.repo.Commit(ctx, tb.tenant, tb.changes); err != nil {
+		return err
+	}
+	for _, p := range tb.changes.Profiles {
+		h.cache.Store(ctx, p)
+	}
+	for _, id := range tb.changes.Absorbed {
+		h.cache.Remove(ctx, tb.tenant, id)
+	}
+	h.cache.StoreIdentities(ctx, tb.tenant, tb.changes.Identities)
+	return nil
+}
+
+func (h *ApplyEventsHandler) profile(ctx context.Context, tb *tenantBatch, id string) (*profile.Profile, error) {
+	if p, ok := tb.loaded[id]; ok {
+		return p, nil
+	}
+	p, err := h.repo.Get(ctx, tb.tenant, id)
+	if err != nil {
+		return nil, fmt.Errorf("load profile: %w", err)
+	}
+	tb.loaded[id] = p
+	return p, nil
+}
+
+// fold applies one event: finds the profiles its identities belong to,
+// merges them when there are several, applies the event and records what
+// changed.
+func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profile.Event) error {
+	if len(e.Identities) == 0 {
+		return nil // a catalog event: no customer to fold into
+	}
+	var found []*profile.Profile
+	via := map[string]profile.Identity{} // profile id -> the identity that found it
+	for _, id := range e.Identities {
+		pid, ok := tb.index[id.Key()]
+		if !ok {
+			continue
+		}
+		if _, seen := via[pid]; seen {
+			continue
+		}
+		p, err := h.profile(ctx, tb, pid)
+		if err != nil {
+			return err
+		}
+		via[pid] = id
+		found = append(found, p)
+	}
+	var keep *profile.Profile
+	switch {
+	case len(found) == 0:
+		keep = profile.New(tb.tenant, profile.ProfileIDFor(tb.tenant, primary(e.Identities)))
+		tb.loaded[keep.ID] = keep
+	default:
+		keep = found[0]
+		for _, other := range found[1:] {
+			survivor, absorbed := profile.Survivor(keep, other)
+			shared := via[absorbed.ID]
+			survivor.Absorb(absorbed, shared, e.ID, e.OccurredAt)
+			for seg, since := range absorbed.Memberships {
+				tb.changes.Left = append(tb.changes.Left, profile.Membership{Tenant: tb.tenant, ProfileID: absorbed.ID, Segment: seg, Since: since})
+			}
+			delete(tb.changes.Profiles, absorbed.ID)
+			tb.changes.Absorbed = append(tb.changes.Absorbed, absorbed.ID)
+			delete(tb.loaded, absorbed.ID)
+			keep = survivor
+		}
+	}
+	if keep.Apply(e) {
+		for _, c := range keep.UpdateSegments(e.OccurredAt, h.rules) {
+			h.recordSegment(tb, keep, c)
+		}
+	}
+	for _, id := range keep.Identities {
+		if tb.index[id.Key()] != keep.ID {
+			tb.index[id.Key()] = keep.ID
+			tb.changes.Identities[id.Key()] = keep.ID
+		}
+	}
+	tb.changes.Profiles[keep.ID] = keep
+	return nil
+}
+
+func (h *ApplyEventsHandler) recordSegment(tb *tenantBatch, p *profile.Profile, c profile.SegmentChange) {
+	m := profile.Membership{Tenant: tb.tenant, ProfileID: p.ID, Segment: c.Segment, Since: c.At}
+	if c.Entered {
+		tb.changes.Joined = append(tb.changes.Joined, m)
+	} else {
+		tb.changes.Left = append(tb.changes.Left, m)
+	}
+	tb.segEvent = append(tb.segEvent, SegmentEvent{Tenant: tb.tenant, ProfileID: p.ID, Customer: p.Identities, Change: c})
+}
+
+// primary is the most authoritative of an event's identities: it names a
+// new profile, so the same first event gives the same id on every replay.
+func primary(ids []profile.Identity) profile.Identity {
+	best := ids[0]
+	rank := map[profile.Kind]int{profile.CustomerID: 0, profile.Email: 1, profile.Phone: 2, profile.AnonymousID: 3}
+	for _, id := range ids[1:] {
+		if rank[id.Kind] < rank[best.Kind] {
+			best = id
+		}
+	}
+	return best
+}
+
+// SweepSegments re-evaluates every profile's segments at now: customers
+// become at risk or churned when time passes, not at their next event. It
+// holds the fold's lock one profile at a time.
+func (h *ApplyEventsHandler) SweepSegments(ctx context.Context, profiles func(context.Context) ([]ProfileRef, error), now time.Time) (int, error) {
+	refs, err := profiles(ctx)
+	if err != nil {
+		return 0, err
+	}
+	changed := 0
+	for _, ref := range refs {
+		if ctx.Err() != nil {
+			return changed, ctx.Err()
+		}
+		n, err := h.sweepOne(ctx, ref, now)
+		if err != nil {
+			return changed, err
+		}
+		changed += n
+	}
+	return changed, nil
+}
+
+// ProfileRef names a profile.
+type ProfileRef struct{ Tenant, ID string }
+
+func (h *ApplyEventsHandler) sweepOne(ctx context.Context, ref ProfileRef, now time.Time) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, err := h.repo.Get(ctx, ref.Tenant, ref.ID)
+	if errors.Is(err, profile.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	changes := p.UpdateSegments(now, h.rules)
+	if len(changes) == 0 {
+		return 0, nil
+	}
+	tb := &tenantBatch{tenant: ref.Tenant, changes: profile.Changes{Profiles: map[string]*profile.Profile{p.ID: p}}}
+	for _, c := range changes {
+		h.recordSegment(tb, p, c)
+	}
+	if err := h.segments.PublishSegments(ctx, tb.segEvent); err != nil {
+		h.repo.Rollback()
+		return 0, err
+	}
+	if err := h.repo.Commit(ctx, ref.Tenant, tb.changes); err != nil {
+		h.repo.Rollback()
+		return 0, err
+	}
+	h.cache.Store(ctx, p)
+	return len(changes), nil
+}

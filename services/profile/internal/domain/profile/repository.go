@@ -1,0 +1,45 @@
+package profile
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound means no profile matches.
+var ErrNotFound = errors.New("profile not found")
+
+// Changes are what one batch of applied events changes in storage. They are
+// written together before the events are acknowledged; every part is
+// idempotent, so writing them again after a crash is harmless.
+type Changes struct {
+	// Profiles to write, keyed by id.
+	Profiles map[string]*Profile
+	// Identities maps identity keys to the profile that now holds them.
+	Identities map[string]string
+	// Absorbed are profile ids merged into another; they are deleted.
+	Absorbed []string
+	// Joined and Left are segment memberships that started or ended.
+	Joined, Left []Membership
+}
+
+// Membership is one profile in one segment.
+type Membership struct {
+	Tenant, ProfileID, Segment string
+	Since                      time.Time
+}
+
+// Repository is the durable store of profiles.
+type Repository interface {
+	// Resolve returns the profile ids holding any of the identity keys.
+	Resolve(ctx context.Context, tenant string, keys []string) (map[string]string, error)
+	// Get returns one profile to change, or ErrNotFound. What Get returns
+	// may be remembered by the repository: the caller either commits its
+	// changes or calls Rollback.
+	Get(ctx context.Context, tenant, id string) (*Profile, error)
+	// Commit writes the changes of one tenant.
+	Commit(ctx context.Context, tenant string, c Changes) error
+	// Rollback forgets every uncommitted change made to profiles Get
+	// returned; the next Get reads the store again.
+	Rollback()
+}
