@@ -44,6 +44,9 @@ func Load[T any](cfg *T) error {
 
 func (b *Base) base() *Base { return b }
 
+// Logging returns LOG_LEVEL.
+func (b *Base) Logging() string { return b.LogLevel }
+
 // nameVariables rewrites env's parse errors, which name Go struct fields,
 // to name the environment variables an operator sets.
 func nameVariables(err error, t reflect.Type) error {

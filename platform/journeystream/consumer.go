@@ -27,6 +27,10 @@ const (
 	HeaderDeadDeliveries = "Bazgasht-Dead-Deliveries"
 )
 
+// ErrPermanent marks a handler error no retry can fix (an invalid event):
+// the message is dead-lettered at once.
+var ErrPermanent = errors.New("permanent failure")
+
 // Delivery is one journey event handed to a handler.
 type Delivery struct {
 	// Ctx carries the CONSUMER span, a child of the publisher's.
@@ -127,6 +131,8 @@ func settle(ctx context.Context, js jetstream.JetStream, d *Delivery, err error,
 	switch {
 	case err == nil:
 		_ = d.msg.Ack()
+	case errors.Is(err, ErrPermanent):
+		deadLetter(d.Ctx, js, d.msg, d.Delivered, err.Error(), cfg, log)
 	case d.Delivered >= uint64(cfg.MaxDeliver):
 		deadLetter(d.Ctx, js, d.msg, d.Delivered, fmt.Sprintf("failed %d deliveries: %v", d.Delivered, err), cfg, log)
 	default:
