@@ -58,8 +58,9 @@ type Consumer struct {
 }
 
 // ProfileBucket holds profiles, the identity index and segment memberships,
-// under keys <tenant>.p.<profile>, <tenant>.i.<identity hash> and
-// <tenant>.s.<segment>.<profile>.
+// under keys <tenant>.p.<profile>, <tenant>.i.<identity hash>,
+// <tenant>.s.<segment>.<profile>, <tenant>.m.<merged profile> (the
+// survivor's id) and <tenant>.tenant (the tenant's marker).
 const ProfileBucket = "PROFILES"
 
 // ProfileConsumer is the profile service's durable consumer of JOURNEY.

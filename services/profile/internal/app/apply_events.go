@@ -89,7 +89,7 @@ func (h *ApplyEventsHandler) Handle(ctx context.Context, batch []ApplyEvent) []e
 		tb, ok := byTenant[item.Tenant]
 		if !ok {
 			tb = &tenantBatch{tenant: item.Tenant, loaded: map[string]*profile.Profile{}, index: map[string]string{},
-				changes: profile.Changes{Profiles: map[string]*profile.Profile{}, Identities: map[string]string{}}}
+				changes: profile.Changes{Profiles: map[string]*profile.Profile{}, Identities: map[string]string{}, Absorbed: map[string]string{}}}
 			byTenant[item.Tenant] = tb
 			order = append(order, tb)
 		}
@@ -137,7 +137,7 @@ func (h *ApplyEventsHandler) foldTenant(ctx context.Context, tb *tenantBatch, ba
 	for _, p := range tb.changes.Profiles {
 		h.cache.Store(ctx, p)
 	}
-	for _, id := range tb.changes.Absorbed {
+	for id := range tb.changes.Absorbed {
 		h.cache.Remove(ctx, tb.tenant, id)
 	}
 	h.cache.StoreIdentities(ctx, tb.tenant, tb.changes.Identities)
@@ -195,7 +195,12 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profil
 				tb.changes.Left = append(tb.changes.Left, profile.Membership{Tenant: tb.tenant, ProfileID: absorbed.ID, Segment: seg, Since: since})
 			}
 			delete(tb.changes.Profiles, absorbed.ID)
-			tb.changes.Absorbed = append(tb.changes.Absorbed, absorbed.ID)
+			for from, to := range tb.changes.Absorbed {
+				if to == absorbed.ID {
+					tb.changes.Absorbed[from] = survivor.ID
+				}
+			}
+			tb.changes.Absorbed[absorbed.ID] = survivor.ID
 			delete(tb.loaded, absorbed.ID)
 			keep = survivor
 		}

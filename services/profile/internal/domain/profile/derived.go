@@ -225,7 +225,7 @@ func (p *Profile) Commerce() Commerce {
 		t.Orders++
 		t.Revenue = Sum(t.Revenue, o.Total.Amount)
 		if Less(t.Largest, o.Total.Amount) {
-			t.Largest = o.Total.Amount
+			t.Largest = Sum("0", o.Total.Amount) // normalised like the other sums
 		}
 		for _, rid := range slices.Sorted(maps.Keys(o.Refunds)) {
 			r := o.Refunds[rid]

@@ -48,8 +48,9 @@ func (i Identity) Normalized() Identity {
 	return Identity{Kind: i.Kind, Value: v}
 }
 
-// Key is a stable opaque key for the identity, safe to store and log: a
-// hash, so no email or phone appears in storage keys.
+// Key is a stable opaque key for the identity: a hash, so no email or phone
+// appears in storage keys. It is unsalted, so it hides an identity from a
+// casual reader, not from someone who tries every phone number.
 func (i Identity) Key() string {
 	n := i.Normalized()
 	sum := sha256.Sum256([]byte(string(n.Kind) + ":" + n.Value))

@@ -53,7 +53,7 @@ func (p *Profile) Absorb(q *Profile, shared Identity, causeID string, at time.Ti
 	}
 	for _, r := range q.Applied {
 		if !p.HasApplied(r.ID) {
-			p.Applied = append(p.Applied, r)
+			p.addApplied(r)
 		}
 	}
 	p.Revision += q.Revision
@@ -69,6 +69,9 @@ func (p *Profile) Absorb(q *Profile, shared Identity, causeID string, at time.Ti
 		earliest(&po.PlacedAt, qo.PlacedAt)
 		if po.Total == nil {
 			po.Total, po.Items = qo.Total, qo.Items
+		}
+		if po.Touchpoint == "" {
+			po.Touchpoint = qo.Touchpoint
 		}
 		for _, pair := range []struct{ dst, src *time.Time }{{&po.PaidAt, &qo.PaidAt}, {&po.ShippedAt, &qo.ShippedAt}, {&po.DeliveredAt, &qo.DeliveredAt}, {&po.CancelledAt, &qo.CancelledAt}} {
 			if !pair.src.IsZero() {
@@ -110,9 +113,12 @@ func (p *Profile) Absorb(q *Profile, shared Identity, causeID string, at time.Ti
 			p.Tickets[id] = &cp
 			continue
 		}
-		pt.Topic.set(qt.Topic.V, qt.Topic.At)
-		pt.State.set(qt.State.V, qt.State.At)
-		pt.FirstContact.set(qt.FirstContact.V, qt.FirstContact.At)
+		mergeStamped(&pt.Topic, qt.Topic)
+		mergeStamped(&pt.State, qt.State)
+		mergeStamped(&pt.FirstContact, qt.FirstContact)
+		if pt.Touchpoint == "" {
+			pt.Touchpoint = qt.Touchpoint
+		}
 		if !qt.OpenedAt.IsZero() {
 			earliest(&pt.OpenedAt, qt.OpenedAt)
 		}
@@ -126,7 +132,7 @@ func (p *Profile) Absorb(q *Profile, shared Identity, causeID string, at time.Ti
 		if p.Scores == nil {
 			p.Scores = map[string]*Score{}
 		}
-		if ps, ok := p.Scores[kind]; !ok || qs.At.After(ps.At) {
+		if ps, ok := p.Scores[kind]; !ok || later(qs.At, qs.EventID, ps.At, ps.EventID) {
 			cp := *qs
 			p.Scores[kind] = &cp
 		}
@@ -149,16 +155,14 @@ func union(a, b map[string]time.Time) map[string]time.Time {
 
 func (t *Traits) absorb(q Traits) {
 	for _, f := range []struct{ dst, src *Stamped[string] }{{&t.FirstName, &q.FirstName}, {&t.LastName, &q.LastName}, {&t.Locale, &q.Locale}, {&t.TimeZone, &q.TimeZone}, {&t.PreferredChannel, &q.PreferredChannel}} {
-		if !f.src.At.IsZero() {
-			f.dst.set(f.src.V, f.src.At)
-		}
+		mergeStamped(f.dst, *f.src)
 	}
 	for _, ch := range slices.Sorted(maps.Keys(q.Consents)) {
 		if t.Consents == nil {
 			t.Consents = map[string]Stamped[bool]{}
 		}
 		s := t.Consents[ch]
-		s.set(q.Consents[ch].V, q.Consents[ch].At)
+		mergeStamped(&s, q.Consents[ch])
 		t.Consents[ch] = s
 	}
 	for _, k := range slices.Sorted(maps.Keys(q.Custom)) {
@@ -166,7 +170,15 @@ func (t *Traits) absorb(q Traits) {
 			t.Custom = map[string]Stamped[string]{}
 		}
 		s := t.Custom[k]
-		s.set(q.Custom[k].V, q.Custom[k].At)
+		mergeStamped(&s, q.Custom[k])
 		t.Custom[k] = s
+	}
+}
+
+// mergeStamped keeps the later of two stamped values; an unset one (zero
+// time) never wins.
+func mergeStamped[T any](dst *Stamped[T], src Stamped[T]) {
+	if !src.At.IsZero() {
+		dst.set(src.V, src.At, src.By)
 	}
 }

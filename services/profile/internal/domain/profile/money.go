@@ -5,6 +5,12 @@ import (
 	"strings"
 )
 
+// ValidAmount reports whether s is a non-negative decimal amount.
+func ValidAmount(s string) bool {
+	r, ok := new(big.Rat).SetString(s)
+	return ok && r.Sign() >= 0 && !strings.ContainsAny(s, "eE/")
+}
+
 // Amounts are exact sums of money per currency, as decimal strings.
 type Amounts map[string]string
 

@@ -3,6 +3,7 @@ package profile
 import (
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -98,8 +99,11 @@ type Profile struct {
 	// Memberships holds the segments the customer was last evaluated into
 	// and since when, so each transition is published once.
 	Memberships map[string]time.Time `json:"segments,omitempty"`
-	// MergedFrom lists the profiles absorbed into this one.
+	// Merges lists the profiles absorbed into this one.
 	Merges []Merge `json:"merges,omitempty"`
+
+	// applied indexes Applied by event id; built on first use.
+	applied map[string]struct{}
 }
 
 // EventRef points at an applied event.
@@ -119,17 +123,28 @@ type Merge struct {
 	MergedAt time.Time `json:"at"`
 }
 
-// Stamped is a value with the event time that set it: the latest event
-// time wins, whatever order events arrive in.
+// Stamped is a value with the event time and event id that set it: the
+// latest event time wins, whatever order events arrive in; on a tie (shops
+// stamp to the second) the larger event id wins, so the result is still the
+// same in every order.
 type Stamped[T any] struct {
 	V  T         `json:"v"`
 	At time.Time `json:"at"`
+	By string    `json:"by,omitempty"`
 }
 
-func (s *Stamped[T]) set(v T, at time.Time) {
-	if s.At.IsZero() || !at.Before(s.At) {
-		s.V, s.At = v, at
+func (s *Stamped[T]) set(v T, at time.Time, by string) {
+	if later(at, by, s.At, s.By) {
+		s.V, s.At, s.By = v, at, by
 	}
+}
+
+// later orders (time, event id) pairs; the zero time is before everything.
+func later(at time.Time, by string, than time.Time, thanBy string) bool {
+	if than.IsZero() {
+		return true
+	}
+	return at.After(than) || (at.Equal(than) && by >= thanBy)
 }
 
 // Traits are what customer.updated said, field by field.
@@ -155,6 +170,9 @@ type Order struct {
 	CancelledAt time.Time `json:"cancelled,omitzero"`
 	// Refunds by refund event id, so two partial refunds both count.
 	Refunds map[string]Money `json:"refunds,omitempty"`
+	// Touchpoint is where the order was placed ("web", "app", "store",
+	// ...): the touchpoint of its order.placed event; empty when unknown.
+	Touchpoint string `json:"tp,omitempty"`
 }
 
 // View is a product the customer looked at.
@@ -175,6 +193,9 @@ type Ticket struct {
 	Reopens      map[string]time.Time `json:"reopens,omitempty"`
 	FirstContact Stamped[bool]        `json:"fcr"`
 	Messages     map[string]time.Time `json:"msgs,omitempty"`
+	// Touchpoint is where the ticket was opened ("email", "chat", "phone",
+	// ...): the touchpoint of its ticket.opened event; empty when unknown.
+	Touchpoint string `json:"tp,omitempty"`
 }
 
 // Score is the latest answer to one kind of survey.
@@ -183,6 +204,7 @@ type Score struct {
 	Score      int32     `json:"score"`
 	Touchpoint string    `json:"tp,omitempty"`
 	At         time.Time `json:"at"`
+	EventID    string    `json:"event"`
 }
 
 // New returns an empty profile.
@@ -192,7 +214,21 @@ func New(tenant, id string) *Profile {
 
 // HasApplied reports whether event id is already folded in.
 func (p *Profile) HasApplied(id string) bool {
-	return slices.ContainsFunc(p.Applied, func(r EventRef) bool { return r.ID == id })
+	if p.applied == nil {
+		p.applied = make(map[string]struct{}, len(p.Applied))
+		for _, r := range p.Applied {
+			p.applied[r.ID] = struct{}{}
+		}
+	}
+	_, ok := p.applied[id]
+	return ok
+}
+
+// addApplied records an applied event.
+func (p *Profile) addApplied(r EventRef) {
+	p.HasApplied(r.ID) // builds the index
+	p.Applied = append(p.Applied, r)
+	p.applied[r.ID] = struct{}{}
 }
 
 // AddIdentity joins id to the profile; it reports whether it was new.
@@ -231,12 +267,12 @@ func (p *Profile) Apply(e Event) bool {
 		p.AddIdentity(id)
 	}
 	at := e.OccurredAt
-	p.Applied = append(p.Applied, EventRef{ID: e.ID, Type: e.Type, At: at, Seq: e.Seq})
+	p.addApplied(EventRef{ID: e.ID, Type: e.Type, At: at, Seq: e.Seq})
 	p.Revision++
 	if p.FirstSeen.IsZero() || at.Before(p.FirstSeen) {
 		p.FirstSeen = at
 	}
-	if isActivity(e.Type) && at.After(p.LastActivity) {
+	if IsActivity(e.Type) && at.After(p.LastActivity) {
 		p.LastActivity = at
 	}
 	switch e.Type {
@@ -248,7 +284,7 @@ func (p *Profile) Apply(e Event) bool {
 		}
 	case "customer.updated":
 		if e.Traits != nil {
-			p.applyTraits(*e.Traits, at)
+			p.applyTraits(*e.Traits, at, e.ID)
 		}
 	case "ticket.opened", "ticket.message", "ticket.resolved", "ticket.reopened":
 		if e.Ticket != nil {
@@ -256,17 +292,17 @@ func (p *Profile) Apply(e Event) bool {
 		}
 	case "survey.responded":
 		if e.Survey != nil {
-			p.applySurvey(*e.Survey, e.Touchpoint, at)
+			p.applySurvey(*e.Survey, e.Touchpoint, at, e.ID)
 		}
 	}
 	return true
 }
 
-// isActivity says whether an event type is something the customer did, as
+// IsActivity says whether an event type is something the customer did, as
 // opposed to something Bazgasht did to them (a message, a segment change).
-func isActivity(typ string) bool {
+func IsActivity(eventType string) bool {
 	for _, p := range []string{"notification.", "segment.", "trigger.", "task.", "survey.invited"} {
-		if len(typ) >= len(p) && typ[:len(p)] == p {
+		if strings.HasPrefix(eventType, p) {
 			return false
 		}
 	}
@@ -285,7 +321,12 @@ func (p *Profile) order(id string) *Order {
 	return o
 }
 
+// earliest keeps the earlier of *cur and at; a zero at (not known) never
+// replaces a known time.
 func earliest(cur *time.Time, at time.Time) {
+	if at.IsZero() {
+		return
+	}
 	if cur.IsZero() || at.Before(*cur) {
 		*cur = at
 	}
@@ -302,6 +343,7 @@ func (p *Profile) applyOrder(e Event) {
 		earliest(&o.PlacedAt, at)
 		o.Total = e.Order.Total
 		o.Items = e.Order.Items
+		o.Touchpoint = e.Touchpoint
 	case "order.paid":
 		earliest(&o.PaidAt, at)
 	case "order.shipped":
@@ -341,14 +383,14 @@ func (p *Profile) view(prod Product, at time.Time) {
 	}
 }
 
-func (p *Profile) applyTraits(t TraitsEvent, at time.Time) {
+func (p *Profile) applyTraits(t TraitsEvent, at time.Time, by string) {
 	tr := &p.Traits
 	for _, f := range []struct {
 		v string
 		s *Stamped[string]
 	}{{t.FirstName, &tr.FirstName}, {t.LastName, &tr.LastName}, {t.Locale, &tr.Locale}, {t.TimeZone, &tr.TimeZone}, {t.PreferredChannel, &tr.PreferredChannel}} {
 		if f.v != "" {
-			f.s.set(f.v, at)
+			f.s.set(f.v, at, by)
 		}
 	}
 	for ch, granted := range t.Consents {
@@ -356,7 +398,7 @@ func (p *Profile) applyTraits(t TraitsEvent, at time.Time) {
 			tr.Consents = map[string]Stamped[bool]{}
 		}
 		s := tr.Consents[ch]
-		s.set(granted, at)
+		s.set(granted, at, by)
 		tr.Consents[ch] = s
 	}
 	for k, v := range t.Custom {
@@ -364,7 +406,7 @@ func (p *Profile) applyTraits(t TraitsEvent, at time.Time) {
 			tr.Custom = map[string]Stamped[string]{}
 		}
 		s := tr.Custom[k]
-		s.set(v, at)
+		s.set(v, at, by)
 		tr.Custom[k] = s
 	}
 }
@@ -382,25 +424,26 @@ func (p *Profile) applyTicket(e Event, at time.Time) {
 		p.Tickets[t.ID] = t
 	}
 	if e.Ticket.Topic != "" {
-		t.Topic.set(e.Ticket.Topic, at)
+		t.Topic.set(e.Ticket.Topic, at, e.ID)
 	}
 	switch e.Type {
 	case "ticket.opened":
 		earliest(&t.OpenedAt, at)
-		t.State.set("open", at)
+		t.State.set("open", at, e.ID)
+		t.Touchpoint = e.Touchpoint
 	case "ticket.message":
 		if t.Messages == nil {
 			t.Messages = map[string]time.Time{}
 		}
 		t.Messages[e.ID] = at
 	case "ticket.resolved":
-		t.State.set("resolved", at)
+		t.State.set("resolved", at, e.ID)
 		if at.After(t.ResolvedAt) {
 			t.ResolvedAt = at
 		}
-		t.FirstContact.set(e.Ticket.FirstContact, at)
+		t.FirstContact.set(e.Ticket.FirstContact, at, e.ID)
 	case "ticket.reopened":
-		t.State.set("open", at)
+		t.State.set("open", at, e.ID)
 		if t.Reopens == nil {
 			t.Reopens = map[string]time.Time{}
 		}
@@ -408,13 +451,12 @@ func (p *Profile) applyTicket(e Event, at time.Time) {
 	}
 }
 
-func (p *Profile) applySurvey(s SurveyEvent, touchpoint string, at time.Time) {
+func (p *Profile) applySurvey(s SurveyEvent, touchpoint string, at time.Time, by string) {
 	if p.Scores == nil {
 		p.Scores = map[string]*Score{}
 	}
-	cur, ok := p.Scores[s.Kind]
-	if ok && at.Before(cur.At) {
+	if cur, ok := p.Scores[s.Kind]; ok && !later(at, by, cur.At, cur.EventID) {
 		return
 	}
-	p.Scores[s.Kind] = &Score{SurveyID: s.SurveyID, Score: s.Score, Touchpoint: touchpoint, At: at}
+	p.Scores[s.Kind] = &Score{SurveyID: s.SurveyID, Score: s.Score, Touchpoint: touchpoint, At: at, EventID: by}
 }

@@ -17,8 +17,9 @@ type Changes struct {
 	Profiles map[string]*Profile
 	// Identities maps identity keys to the profile that now holds them.
 	Identities map[string]string
-	// Absorbed are profile ids merged into another; they are deleted.
-	Absorbed []string
+	// Absorbed maps profile ids merged into another to the survivor; they
+	// are deleted, and their ids lead to the survivor.
+	Absorbed map[string]string
 	// Joined and Left are segment memberships that started or ended.
 	Joined, Left []Membership
 }

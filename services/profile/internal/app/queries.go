@@ -1,0 +1,255 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/bazgasht/bazgasht/services/profile/internal/domain/profile"
+)
+
+// Errors of the read side, mapped to status codes by the ports.
+var (
+	// ErrInvalid is a request the caller must change; it names the field.
+	ErrInvalid = errors.New("invalid request")
+	// ErrUnknownTenant is a tenant with no profiles at all.
+	ErrUnknownTenant = errors.New("unknown tenant")
+)
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...))
+}
+
+// Store is what reads need of the durable store.
+type Store interface {
+	// Load reads a profile fresh.
+	Load(ctx context.Context, tenant, id string) (*profile.Profile, error)
+	// ProfileIDOf returns the profile holding an identity key, or ErrNotFound.
+	ProfileIDOf(ctx context.Context, tenant, key string) (string, error)
+	// Members lists a segment's members.
+	Members(ctx context.Context, tenant, segment string) ([]profile.Membership, error)
+	// Profiles yields every profile of a tenant.
+	Profiles(ctx context.Context, tenant string) iter.Seq2[*profile.Profile, error]
+	// TenantExists reports whether the tenant has any profile.
+	TenantExists(ctx context.Context, tenant string) (bool, error)
+}
+
+// Cache is the read-through hot cache in front of Store.
+type Cache interface {
+	Profile(ctx context.Context, tenant, id string, load func(context.Context) (*profile.Profile, error)) (*profile.Profile, error)
+	Identity(ctx context.Context, tenant, key string, load func(context.Context) (string, error)) (string, error)
+}
+
+// Queries answers the read API.
+type Queries struct {
+	store Store
+	cache Cache
+	rules profile.Rules
+	now   func() time.Time
+}
+
+// NewQueries checks its dependencies.
+func NewQueries(store Store, cache Cache, rules profile.Rules, now func() time.Time) (*Queries, error) {
+	if store == nil || cache == nil || now == nil {
+		return nil, errors.New("app: store, cache and clock are required")
+	}
+	return &Queries{store: store, cache: cache, rules: rules, now: now}, nil
+}
+
+// Rules are the lifecycle rules reads are computed with.
+func (q *Queries) Rules() profile.Rules { return q.rules }
+
+// Now is the clock reads are computed at.
+func (q *Queries) Now() time.Time { return q.now() }
+
+// Ref names a customer by profile id or by any one identity.
+type Ref struct {
+	ProfileID string
+	Identity  profile.Identity
+}
+
+func (q *Queries) checkTenant(ctx context.Context, tenant string) error {
+	if tenant == "" {
+		return invalid("tenant", "is required")
+	}
+	ok, err := q.store.TenantExists(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTenant, tenant)
+	}
+	return nil
+}
+
+// Profile finds a customer's profile, through the cache. A profile id or
+// identity of another tenant is simply not found: every key is scoped by
+// tenant.
+func (q *Queries) Profile(ctx context.Context, tenant string, ref Ref) (*profile.Profile, error) {
+	if err := q.checkTenant(ctx, tenant); err != nil {
+		return nil, err
+	}
+	id := ref.ProfileID
+	if id == "" {
+		n := ref.Identity.Normalized()
+		if n.Value == "" {
+			return nil, invalid("customer", "needs a profile_id or one of customer_id, email, phone, anonymous_id")
+		}
+		key := n.Key()
+		var err error
+		id, err = q.cache.Identity(ctx, tenant, key, func(ctx context.Context) (string, error) {
+			return q.store.ProfileIDOf(ctx, tenant, key)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return q.cache.Profile(ctx, tenant, id, func(ctx context.Context) (*profile.Profile, error) {
+		return q.store.Load(ctx, tenant, id)
+	})
+}
+
+// TimelineFilter narrows a timeline.
+type TimelineFilter struct {
+	Types      []string
+	Start, End time.Time
+}
+
+// Timeline is a page of a customer's applied events, newest first by event
+// time.
+func (q *Queries) Timeline(ctx context.Context, tenant string, ref Ref, f TimelineFilter, size int, token string) ([]profile.EventRef, string, error) {
+	size, offset, err := page(size, 50, 500, token)
+	if err != nil {
+		return nil, "", err
+	}
+	if !f.Start.IsZero() && !f.End.IsZero() && !f.End.After(f.Start) {
+		return nil, "", invalid("end_time", "must be after start_time")
+	}
+	p, err := q.Profile(ctx, tenant, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	var refs []profile.EventRef
+	for _, r := range p.Applied {
+		if (len(f.Types) == 0 || slices.Contains(f.Types, r.Type)) &&
+			(f.Start.IsZero() || !r.At.Before(f.Start)) && (f.End.IsZero() || r.At.Before(f.End)) {
+			refs = append(refs, r)
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool {
+		if !refs[i].At.Equal(refs[j].At) {
+			return refs[i].At.After(refs[j].At)
+		}
+		return refs[i].Seq > refs[j].Seq
+	})
+	out, next := cut(refs, offset, size)
+	return out, next, nil
+}
+
+// Member is one customer in a segment.
+type Member struct {
+	Profile *profile.Profile
+	Since   time.Time
+}
+
+// SegmentMembers is a page of a segment's members, longest in it first.
+func (q *Queries) SegmentMembers(ctx context.Context, tenant, segment string, size int, token string) ([]Member, string, error) {
+	if segment == "" {
+		return nil, "", invalid("segment", "is required, such as \"vip\" or \"at_risk\"")
+	}
+	size, offset, err := page(size, 100, 1000, token)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := q.checkTenant(ctx, tenant); err != nil {
+		return nil, "", err
+	}
+	ms, err := q.store.Members(ctx, tenant, segment)
+	if err != nil {
+		return nil, "", err
+	}
+	sort.Slice(ms, func(i, j int) bool {
+		if !ms[i].Since.Equal(ms[j].Since) {
+			return ms[i].Since.Before(ms[j].Since)
+		}
+		return ms[i].ProfileID < ms[j].ProfileID
+	})
+	pageOf, next := cut(ms, offset, size)
+	out := make([]Member, 0, len(pageOf))
+	for _, m := range pageOf {
+		p, err := q.cache.Profile(ctx, tenant, m.ProfileID, func(ctx context.Context) (*profile.Profile, error) {
+			return q.store.Load(ctx, tenant, m.ProfileID)
+		})
+		if errors.Is(err, profile.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, Member{Profile: p, Since: m.Since})
+	}
+	return out, next, nil
+}
+
+// Merges is a page of the merges behind a profile, newest first.
+func (q *Queries) Merges(ctx context.Context, tenant string, ref Ref, size int, token string) ([]profile.Merge, string, error) {
+	size, offset, err := page(size, 100, 1000, token)
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := q.Profile(ctx, tenant, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	ms := slices.Clone(p.Merges)
+	slices.Reverse(ms)
+	out, next := cut(ms, offset, size)
+	return out, next, nil
+}
+
+// Profiles yields a tenant's profiles, for reports.
+func (q *Queries) Profiles(ctx context.Context, tenant string) (iter.Seq2[*profile.Profile, error], error) {
+	if err := q.checkTenant(ctx, tenant); err != nil {
+		return nil, err
+	}
+	return q.store.Profiles(ctx, tenant), nil
+}
+
+// page reads a page size and token: tokens are opaque offsets.
+func page(size, def, max int, token string) (int, int, error) {
+	switch {
+	case size < 0:
+		return 0, 0, invalid("page_size", "must not be negative")
+	case size == 0:
+		size = def
+	case size > max:
+		size = max
+	}
+	if token == "" {
+		return size, 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	offset, perr := strconv.Atoi(string(b))
+	if err != nil || perr != nil || offset < 0 {
+		return 0, 0, invalid("page_token", "is not a token this API gave out")
+	}
+	return size, offset, nil
+}
+
+func cut[T any](all []T, offset, size int) ([]T, string) {
+	if offset >= len(all) {
+		return nil, ""
+	}
+	end := min(offset+size, len(all))
+	next := ""
+	if end < len(all) {
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
+	}
+	return all[offset:end], next
+}
