@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bazgasht/bazgasht/platform/topology"
+	"github.com/bazgasht/bazgasht/services/profile/internal/app"
 	"github.com/bazgasht/bazgasht/services/profile/internal/domain/profile"
 )
 
@@ -40,6 +41,7 @@ type KVRepository struct {
 	mu       sync.Mutex
 	profiles map[string]cachedProfile // "<tenant>.p.<id>"
 	index    map[string]string        // "<tenant>.i.<key>" -> profile id
+	tenants  map[string]bool          // tenants whose marker is written
 }
 
 type cachedProfile struct {
@@ -54,14 +56,16 @@ func NewKVRepository(ctx context.Context, js jetstream.JetStream, timeout time.D
 		return nil, fmt.Errorf("profile store: bucket %s: %w", topology.ProfileBucket, err)
 	}
 	return &KVRepository{js: js, kv: kv, prefix: "$KV." + topology.ProfileBucket + ".", timeout: timeout, limit: cacheEntries,
-		profiles: map[string]cachedProfile{}, index: map[string]string{}}, nil
+		profiles: map[string]cachedProfile{}, index: map[string]string{}, tenants: map[string]bool{}}, nil
 }
 
 var _ profile.Repository = (*KVRepository)(nil)
 
-func profileKey(tenant, id string) string    { return tenant + ".p." + id }
-func identityKey(tenant, key string) string  { return tenant + ".i." + key }
+func profileKey(tenant, id string) string     { return tenant + ".p." + id }
+func identityKey(tenant, key string) string   { return tenant + ".i." + key }
 func memberKey(tenant, seg, id string) string { return tenant + ".s." + seg + "." + id }
+func tenantKey(tenant string) string          { return tenant + ".tenant" }
+func mergedKey(tenant, id string) string      { return tenant + ".m." + id }
 
 // Resolve returns the profiles holding any of keys.
 func (r *KVRepository) Resolve(ctx context.Context, tenant string, keys []string) (map[string]string, error) {
@@ -130,22 +134,48 @@ func (r *KVRepository) Get(ctx context.Context, tenant, id string) (*profile.Pro
 }
 
 // Load reads a profile fresh from the bucket, for readers: never a pointer
-// the fold may be changing.
+// the fold may be changing. The id of a profile merged into another leads
+// to the survivor.
 func (r *KVRepository) Load(ctx context.Context, tenant, id string) (*profile.Profile, error) {
-	p, _, err := r.load(ctx, profileKey(tenant, id))
-	return p, err
+	for hops := 0; ; hops++ {
+		p, _, err := r.load(ctx, profileKey(tenant, id))
+		if !errors.Is(err, profile.ErrNotFound) || hops == 8 {
+			return p, err
+		}
+		e, merr := r.kv.Get(ctx, mergedKey(tenant, id))
+		if errors.Is(merr, jetstream.ErrKeyNotFound) {
+			return nil, profile.ErrNotFound
+		}
+		if merr != nil {
+			return nil, fmt.Errorf("profile store: %w", merr)
+		}
+		id = string(e.Value())
+	}
 }
 
-// LoadByIdentity resolves an identity key and loads its profile.
-func (r *KVRepository) LoadByIdentity(ctx context.Context, tenant, identityKeyHash string) (*profile.Profile, error) {
+// ProfileIDOf returns the id of the profile holding an identity key.
+func (r *KVRepository) ProfileIDOf(ctx context.Context, tenant, identityKeyHash string) (string, error) {
 	e, err := r.kv.Get(ctx, identityKey(tenant, identityKeyHash))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, profile.ErrNotFound
+		return "", profile.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("profile store: %w", err)
+		return "", fmt.Errorf("profile store: %w", err)
 	}
-	return r.Load(ctx, tenant, string(e.Value()))
+	return string(e.Value()), nil
+}
+
+// TenantExists reports whether a tenant has had any profile: its marker is
+// written with its first commit.
+func (r *KVRepository) TenantExists(ctx context.Context, tenant string) (bool, error) {
+	_, err := r.kv.Get(ctx, tenantKey(tenant))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("profile store: %w", err)
+	}
+	return true, nil
 }
 
 func (r *KVRepository) load(ctx context.Context, key string) (*profile.Profile, uint64, error) {
@@ -220,7 +250,16 @@ func (r *KVRepository) Commit(ctx context.Context, tenant string, c profile.Chan
 	}
 	var err error
 	r.mu.Lock()
+	newTenant := !r.tenants[tenant]
+	r.mu.Unlock()
+	if newTenant {
+		err = put(tenantKey(tenant), []byte(time.Now().UTC().Format(time.RFC3339)), nil, nil)
+	}
+	r.mu.Lock()
 	for id, p := range c.Profiles {
+		if err != nil {
+			break
+		}
 		key := profileKey(tenant, id)
 		data, merr := json.Marshal(p)
 		if merr != nil {
@@ -250,7 +289,10 @@ func (r *KVRepository) Commit(ctx context.Context, tenant string, c profile.Chan
 			err = put(memberKey(tenant, m.Segment, m.ProfileID), nil, del(), nil)
 		}
 	}
-	for _, id := range c.Absorbed {
+	for id, survivor := range c.Absorbed {
+		if err == nil {
+			err = put(mergedKey(tenant, id), []byte(survivor), nil, nil)
+		}
 		if err == nil {
 			err = put(profileKey(tenant, id), nil, del(), nil)
 		}
@@ -286,6 +328,7 @@ func (r *KVRepository) Commit(ctx context.Context, tenant string, c profile.Chan
 	for k, id := range c.Identities {
 		r.remember(identityKey(tenant, k), id)
 	}
+	r.tenants[tenant] = true
 	return nil
 }
 
@@ -340,4 +383,24 @@ func (r *KVRepository) Members(ctx context.Context, tenant, segment string) ([]p
 		out = append(out, profile.Membership{Tenant: tenant, Segment: segment, ProfileID: key[strings.LastIndexByte(key, '.')+1:], Since: since})
 	}
 	return out, nil
+}
+
+// Refs lists every profile of every tenant, for the segment sweep.
+func (r *KVRepository) Refs(ctx context.Context) ([]app.ProfileRef, error) {
+	lister, err := r.kv.ListKeysFiltered(ctx, "*.p.*")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("profile store: list: %w", err)
+	}
+	defer func() { _ = lister.Stop() }()
+	var refs []app.ProfileRef
+	for key := range lister.Keys() {
+		parts := strings.SplitN(key, ".", 3)
+		if len(parts) == 3 {
+			refs = append(refs, app.ProfileRef{Tenant: parts[0], ID: parts[2]})
+		}
+	}
+	return refs, nil
 }

@@ -1,0 +1,580 @@
+package ports_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
+	profilev1 "github.com/bazgasht/bazgasht/gen/cx/profile/v1"
+	reportv1 "github.com/bazgasht/bazgasht/gen/cx/report/v1"
+	"github.com/bazgasht/bazgasht/platform/journeystream"
+	"github.com/bazgasht/bazgasht/platform/natstest"
+	"github.com/bazgasht/bazgasht/platform/redisconn"
+	"github.com/bazgasht/bazgasht/platform/redistest"
+	"github.com/bazgasht/bazgasht/platform/topology"
+	"github.com/bazgasht/bazgasht/services/profile/internal/adapters"
+	"github.com/bazgasht/bazgasht/services/profile/internal/app"
+	"github.com/bazgasht/bazgasht/services/profile/internal/domain/profile"
+	"github.com/bazgasht/bazgasht/services/profile/internal/ports"
+)
+
+// svc is the profile service's fold and API over a real in-process
+// nats-server and the real Redis.
+type svc struct {
+	nats   *natstest.Server
+	pub    *journeystream.Publisher
+	api    *ports.GRPC
+	repo   *adapters.KVRepository
+	folder *app.ApplyEventsHandler
+	cancel context.CancelFunc
+	done   chan error
+}
+
+var testRules = profile.Rules{NewFor: 30 * 24 * time.Hour, AtRiskAfter: 60 * 24 * time.Hour, ChurnAfter: 90 * 24 * time.Hour,
+	VIPRevenue: profile.Amounts{"IRT": "2000000"}}
+
+func start(t *testing.T, dupWindow time.Duration) *svc {
+	t.Helper()
+	srv := natstest.Start(t)
+	ctx := context.Background()
+	set := topology.Profile(topology.Options{DuplicateWindow: dupWindow})
+	if err := topology.Ensure(ctx, srv.JS, srv.NC.ConnectedServerVersion(), set); err != nil {
+		t.Fatal(err)
+	}
+	s := &svc{nats: srv}
+	s.run(t)
+	return s
+}
+
+// run starts (or restarts) the fold and the API over the current bucket.
+func (s *svc) run(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	rc := redistest.Client(t)
+	rdb, err := redisconn.New(redistest.URL(), redisconn.CacheTimeouts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	cache, err := adapters.NewRedisCache(rdb, time.Minute, slog.New(slog.DiscardHandler), adapters.WithCacheKeyPrefix(redistest.Prefix(t, rc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.repo, err = adapters.NewKVRepository(ctx, s.nats.JS, 5*time.Second, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if s.pub, err = journeystream.NewPublisher(s.nats.NC, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	folder, err := app.NewApplyEventsHandler(s.repo, adapters.NewSegmentPublisher(s.pub), cache, testRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.folder = folder
+	q, err := app.NewQueries(s.repo, cache, testRules, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := adapters.NewJourneyEvents(ctx, s.nats.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.api, err = ports.NewGRPC(q, events); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := s.nats.JS.Consumer(ctx, topology.Journey, topology.ProfileConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	s.cancel, s.done = cancel, make(chan error, 2)
+	cfg := journeystream.ConsumeConfig{Durable: topology.ProfileConsumer, MaxDeliver: topology.ProfileMaxDeliver, Batch: 200, MaxWait: 50 * time.Millisecond, RetryDelay: 50 * time.Millisecond}
+	go func() { s.done <- cache.Run(cctx) }()
+	go func() {
+		s.done <- journeystream.Consume(cctx, s.nats.JS, cons, cfg, ports.FoldHandler(folder), slog.New(slog.DiscardHandler))
+	}()
+	t.Cleanup(s.stop)
+}
+
+func (s *svc) stop() {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+		<-s.done
+		s.cancel = nil
+	}
+}
+
+// publish stores events as ingest would and returns their stream sequences.
+func (s *svc) publish(t *testing.T, evs ...*journeyv1.JourneyEvent) {
+	t.Helper()
+	for i, a := range s.pub.Publish(context.Background(), evs) {
+		if a.Err != nil {
+			t.Fatalf("publish %s: %v", evs[i].GetId(), a.Err)
+		}
+	}
+}
+
+// settled waits until the profile consumer has processed everything the
+// stream holds.
+func (s *svc) settled(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st, _ := s.nats.JS.Stream(ctx, topology.Journey)
+		si, err1 := st.Info(ctx)
+		c, _ := s.nats.JS.Consumer(ctx, topology.Journey, topology.ProfileConsumer)
+		ci, err2 := c.Info(ctx)
+		if err1 == nil && err2 == nil && ci.AckFloor.Stream >= si.State.LastSeq && ci.NumAckPending == 0 && ci.NumPending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("profile consumer did not settle: stream last %d, ack floor %d, pending %d", si.State.LastSeq, ci.AckFloor.Stream, ci.NumAckPending)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *svc) get(t *testing.T, tenant string, ref *profilev1.CustomerRef) *profilev1.Profile {
+	t.Helper()
+	resp, err := s.api.GetProfile(context.Background(), &profilev1.GetProfileRequest{Tenant: tenant, Customer: ref})
+	if err != nil {
+		t.Fatalf("GetProfile: %v", err)
+	}
+	return resp.GetProfile()
+}
+
+func byCustomer(id string) *profilev1.CustomerRef {
+	return &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_Identity{Identity: &journeyv1.Customer{CustomerId: id}}}
+}
+
+var t0 = time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
+
+func at(h int) *timestamppb.Timestamp { return timestamppb.New(t0.Add(time.Duration(h) * time.Hour)) }
+
+func ev(tenant, id, typ string, cust *journeyv1.Customer, h int) *journeyv1.JourneyEvent {
+	return &journeyv1.JourneyEvent{Id: id, Tenant: tenant, Type: typ, Customer: cust, OccurredAt: at(h), ReceivedAt: timestamppb.Now(), Source: "api"}
+}
+
+func placed(tenant, id, cust, order, amount string, h int) *journeyv1.JourneyEvent {
+	e := ev(tenant, id, "order.placed", &journeyv1.Customer{CustomerId: cust}, h)
+	e.Payload = &journeyv1.JourneyEvent_OrderPlaced{OrderPlaced: &journeyv1.OrderPlaced{OrderId: order,
+		Total: &journeyv1.Money{Currency: "IRT", Amount: amount},
+		Items: []*journeyv1.LineItem{{Product: &journeyv1.Product{ProductId: "tea-" + order, Category: "tea"}, Quantity: 1}}}}
+	return e
+}
+
+func TestFoldBuildsTheProfileAnAgentReads(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	sara := &journeyv1.Customer{CustomerId: "c-sara", Email: "Sara@Example.com"}
+	view := ev("demo", "v1", "product.viewed", &journeyv1.Customer{AnonymousId: "anon-1"}, 0)
+	view.Payload = &journeyv1.JourneyEvent_ProductViewed{ProductViewed: &journeyv1.ProductViewed{Product: &journeyv1.Product{ProductId: "saffron", Name: "Saffron tea"}}}
+	signup := ev("demo", "u1", "customer.updated", &journeyv1.Customer{CustomerId: "c-sara", Email: "sara@example.com", AnonymousId: "anon-1"}, 1)
+	signup.Payload = &journeyv1.JourneyEvent_CustomerUpdated{CustomerUpdated: &journeyv1.CustomerUpdated{FirstName: "سارا", Locale: "fa", TimeZone: "Asia/Tehran",
+		PreferredChannel: journeyv1.Channel_CHANNEL_SMS, Consents: []*journeyv1.Consent{{Channel: journeyv1.Channel_CHANNEL_SMS, Granted: true}}}}
+	ticket := ev("demo", "t1", "ticket.opened", sara, 30)
+	ticket.Payload = &journeyv1.JourneyEvent_TicketOpened{TicketOpened: &journeyv1.TicketOpened{TicketId: "77", Topic: "delivery"}}
+	nps := ev("demo", "s1", "survey.responded", sara, 40)
+	nps.Payload = &journeyv1.JourneyEvent_SurveyResponded{SurveyResponded: &journeyv1.SurveyResponded{SurveyId: "nps", Kind: journeyv1.SurveyKind_SURVEY_KIND_NPS, Score: 3}}
+	// Sara browses anonymously and, separately, orders as a known customer;
+	// signing up reveals both are her: the visit merges into the customer.
+	s.publish(t, view, placed("demo", "o1", "c-sara", "1001", "960000", 2), signup, placed("demo", "o2", "c-sara", "1002", "1250000.50", 20), ticket, nps)
+	s.settled(t)
+
+	p := s.get(t, "demo", &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_Identity{Identity: &journeyv1.Customer{Email: "SARA@example.com"}}})
+	if got := p.GetIdentities().GetAnonymousIds(); len(got) != 1 || got[0] != "anon-1" {
+		t.Errorf("anonymous visit not merged into the known customer: %v", got)
+	}
+	if p.GetTraits().GetFirstName() != "سارا" || p.GetTraits().GetLocale() != "fa" || p.GetTraits().GetPreferredChannel() != journeyv1.Channel_CHANNEL_SMS {
+		t.Errorf("traits = %v", p.GetTraits())
+	}
+	c := p.GetCommerce()
+	if c.GetOrderCount() != 2 || len(c.GetByCurrency()) != 1 || c.GetByCurrency()[0].GetRevenue().GetAmount() != "2210000.5" {
+		t.Errorf("commerce = %v, want 2 orders, revenue 2210000.5 IRT", c)
+	}
+	if len(c.GetViewedNotBought()) != 1 || c.GetViewedNotBought()[0].GetProduct().GetProductId() != "saffron" {
+		t.Errorf("viewed not bought = %v", c.GetViewedNotBought())
+	}
+	if p.GetSupport().GetOpenTickets() != 1 || p.GetSupport().GetLastTicketTopic() != "delivery" {
+		t.Errorf("support = %v", p.GetSupport())
+	}
+	if p.GetFeedback().GetNpsCategory() != profilev1.NpsCategory_NPS_CATEGORY_DETRACTOR {
+		t.Errorf("NPS category = %v", p.GetFeedback().GetNpsCategory())
+	}
+	if !contains(p.GetSegments(), "vip") || !contains(p.GetSegments(), "detractor") {
+		t.Errorf("segments = %v, want vip and detractor", p.GetSegments())
+	}
+
+	tl, err := s.api.GetTimeline(context.Background(), &profilev1.GetTimelineRequest{Tenant: "demo", Customer: byCustomer("c-sara"), PageSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := eventIDs(tl.GetEvents()); len(ids) != 3 || tl.GetNextPageToken() == "" {
+		t.Fatalf("first timeline page = %v (next %q), want 3 events and a next page", ids, tl.GetNextPageToken())
+	}
+	if tl.GetEvents()[0].GetOccurredAt().AsTime().Before(tl.GetEvents()[2].GetOccurredAt().AsTime()) {
+		t.Errorf("timeline is not newest first: %v", eventIDs(tl.GetEvents()))
+	}
+
+	merges, err := s.api.ListMerges(context.Background(), &profilev1.ListMergesRequest{Tenant: "demo", Customer: byCustomer("c-sara")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(merges.GetMerges()) != 1 || merges.GetMerges()[0].GetReason() != profilev1.MergeReason_MERGE_REASON_IDENTIFIED || merges.GetMerges()[0].GetCauseEventId() != "u1" {
+		t.Fatalf("merges = %v, want one 'identified' merge caused by u1", merges.GetMerges())
+	}
+	// The anonymous profile's id leads to the survivor.
+	old := s.get(t, "demo", &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_ProfileId{ProfileId: merges.GetMerges()[0].GetMergedProfileId()}})
+	if old.GetProfileId() != p.GetProfileId() {
+		t.Fatalf("merged profile id answers %s, want the survivor %s", old.GetProfileId(), p.GetProfileId())
+	}
+
+	vip, err := s.api.ListSegmentMembers(context.Background(), &profilev1.ListSegmentMembersRequest{Tenant: "demo", Segment: "vip"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vip.GetMembers()) != 1 || vip.GetMembers()[0].GetCustomer().GetCustomerId() != "c-sara" {
+		t.Fatalf("vip members = %v", vip.GetMembers())
+	}
+	// Entering the segments was announced once each, as journey events.
+	for _, seg := range []string{"vip", "detractor"} {
+		if n := countSegmentEvents(t, s, "demo", "segment.entered", seg); n != 1 {
+			t.Errorf("segment.entered %s announced %d times, want 1", seg, n)
+		}
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func eventIDs(evs []*journeyv1.JourneyEvent) []string {
+	var ids []string
+	for _, e := range evs {
+		ids = append(ids, e.GetId())
+	}
+	return ids
+}
+
+func countSegmentEvents(t *testing.T, s *svc, tenant, typ, segment string) int {
+	t.Helper()
+	ctx := context.Background()
+	c, err := s.nats.JS.OrderedConsumer(ctx, topology.Journey, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"cx." + tenant + ".journey." + typ}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		msgs, err := c.FetchNoWait(100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for m := range msgs.Messages() {
+			got++
+			e := &journeyv1.JourneyEvent{}
+			_ = protoUnmarshal(m.Data(), e)
+			if e.GetSegmentEntered().GetSegment() == segment || e.GetSegmentExited().GetSegment() == segment {
+				n++
+			}
+		}
+		if got == 0 {
+			return n
+		}
+	}
+}
+
+func TestLateDuplicateHasOneEffect(t *testing.T) {
+	t.Parallel()
+	// A one-second duplicate window stands in for JetStream's two minutes:
+	// the duplicate below arrives after it, as a week-late one would.
+	s := start(t, time.Second)
+	order := placed("demo", "o-late", "c-1", "2001", "500000", 0)
+	s.publish(t, order)
+	s.settled(t)
+	before := s.get(t, "demo", byCustomer("c-1"))
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a := s.pub.Publish(context.Background(), []*journeyv1.JourneyEvent{order})[0]
+		if a.Err != nil {
+			t.Fatal(a.Err)
+		}
+		if !a.Duplicate {
+			break // stored again: JetStream no longer remembered the id
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("JetStream kept deduplicating past its window")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.settled(t)
+	after := s.get(t, "demo", byCustomer("c-1"))
+	if after.GetCommerce().GetOrderCount() != 1 || after.GetRevision() != before.GetRevision() {
+		t.Fatalf("late duplicate changed the profile: orders %d (want 1), revision %d -> %d",
+			after.GetCommerce().GetOrderCount(), before.GetRevision(), after.GetRevision())
+	}
+}
+
+func TestEventTimeDecidesWhateverTheArrivalOrder(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	traits := func(id, locale string, h int) *journeyv1.JourneyEvent {
+		e := ev("demo", id, "customer.updated", &journeyv1.Customer{CustomerId: "c-imp"}, h)
+		e.Payload = &journeyv1.JourneyEvent_CustomerUpdated{CustomerUpdated: &journeyv1.CustomerUpdated{Locale: locale}}
+		return e
+	}
+	cancelled := ev("demo", "x1", "order.cancelled", &journeyv1.Customer{CustomerId: "c-imp"}, 5)
+	cancelled.Payload = &journeyv1.JourneyEvent_OrderCancelled{OrderCancelled: &journeyv1.OrderCancelled{OrderId: "3002"}}
+	// An imported history, newest first: the later locale must win, and the
+	// cancellation that arrives before its order still cancels it.
+	s.publish(t, traits("tr2", "fa", 100), cancelled, placed("demo", "p2", "c-imp", "3002", "700000", 4), traits("tr1", "en", 1), placed("demo", "p1", "c-imp", "3001", "300000", 0))
+	s.settled(t)
+	p := s.get(t, "demo", byCustomer("c-imp"))
+	if p.GetTraits().GetLocale() != "fa" {
+		t.Errorf("locale = %q, want fa (the later event by event time)", p.GetTraits().GetLocale())
+	}
+	c := p.GetCommerce()
+	if c.GetOrderCount() != 2 || c.GetCancellationCount() != 1 || c.GetByCurrency()[0].GetRevenue().GetAmount() != "300000" {
+		t.Errorf("commerce = %v, want 2 orders, 1 cancelled, revenue 300000", c)
+	}
+	if !c.GetFirstOrderAt().AsTime().Equal(t0) {
+		t.Errorf("first order at %v, want %v", c.GetFirstOrderAt().AsTime(), t0)
+	}
+}
+
+func TestReplayRebuildsIdenticalProfiles(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	nps := ev("demo", "n1", "survey.responded", &journeyv1.Customer{CustomerId: "c-r"}, 3)
+	nps.Payload = &journeyv1.JourneyEvent_SurveyResponded{SurveyResponded: &journeyv1.SurveyResponded{SurveyId: "nps", Kind: journeyv1.SurveyKind_SURVEY_KIND_NPS, Score: 10}}
+	view := ev("demo", "v1", "product.viewed", &journeyv1.Customer{AnonymousId: "a-r"}, 0)
+	view.Payload = &journeyv1.JourneyEvent_ProductViewed{ProductViewed: &journeyv1.ProductViewed{Product: &journeyv1.Product{ProductId: "p9"}}}
+	link := ev("demo", "l1", "customer.updated", &journeyv1.Customer{CustomerId: "c-r", AnonymousId: "a-r"}, 1)
+	link.Payload = &journeyv1.JourneyEvent_CustomerUpdated{CustomerUpdated: &journeyv1.CustomerUpdated{FirstName: "Reza"}}
+	s.publish(t, view, link, placed("demo", "o1", "c-r", "1", "2500000", 2), nps, placed("demo", "o2", "c-other", "2", "100", 2))
+	s.settled(t)
+	first := storedProfiles(t, s)
+
+	// Rebuild: stop the fold, drop the store and the consumer, start again
+	// from the first event of JOURNEY.
+	s.stop()
+	ctx := context.Background()
+	if err := s.nats.JS.DeleteKeyValue(ctx, topology.ProfileBucket); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.nats.JS.DeleteConsumer(ctx, topology.Journey, topology.ProfileConsumer); err != nil {
+		t.Fatal(err)
+	}
+	if err := topology.Ensure(ctx, s.nats.JS, s.nats.NC.ConnectedServerVersion(), topology.Profile(topology.Options{})); err != nil {
+		t.Fatal(err)
+	}
+	s.run(t)
+	s.settled(t)
+	second := storedProfiles(t, s)
+	if len(first) != 2 || fmt.Sprint(first) != fmt.Sprint(second) {
+		t.Fatalf("replay built different profiles:\nfirst  %v\nsecond %v", first, second)
+	}
+}
+
+// storedProfiles reads every stored profile as JSON, by id.
+func storedProfiles(t *testing.T, s *svc) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for p, err := range s.repo.Profiles(context.Background(), "demo") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(p)
+		out[p.ID] = string(b)
+	}
+	return out
+}
+
+func TestPoisonMessagesAreDeadLetteredAndTheConsumerMovesOn(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	ctx := context.Background()
+	if _, err := s.nats.JS.PublishMsg(ctx, &nats.Msg{Subject: "cx.demo.journey.order.placed", Data: []byte("not protobuf \xff\xfe"), Header: nats.Header{"Nats-Msg-Id": []string{"demo:garbage"}}}); err != nil {
+		t.Fatal(err)
+	}
+	bad := ev("Not A Tenant", "b1", "order.placed", &journeyv1.Customer{CustomerId: "c"}, 0)
+	data, _ := protoMarshal(bad)
+	if _, err := s.nats.JS.PublishMsg(ctx, &nats.Msg{Subject: "cx.demo.journey.order.placed", Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	s.publish(t, placed("demo", "good", "c-good", "1", "10", 0))
+	s.settled(t)
+	if p := s.get(t, "demo", byCustomer("c-good")); p.GetCommerce().GetOrderCount() != 1 {
+		t.Fatalf("the event after the poison ones was not applied")
+	}
+	dl, err := s.nats.JS.Stream(ctx, topology.DeadLetter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for seq := uint64(1); seq <= 2; seq++ {
+		m, err := dl.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("dead letter %d: %v", seq, err)
+		}
+		if m.Subject != "cx.demo.deadletter.profile" || m.Header.Get(journeystream.HeaderDeadSubject) != "cx.demo.journey.order.placed" {
+			t.Fatalf("dead letter on %s (from %s)", m.Subject, m.Header.Get(journeystream.HeaderDeadSubject))
+		}
+		reasons = append(reasons, m.Header.Get(journeystream.HeaderDeadReason))
+	}
+	if !containsPrefix(reasons[0], "undecodable") || !containsPrefix(reasons[1], "permanent failure: invalid journey event") {
+		t.Fatalf("reasons = %q", reasons)
+	}
+}
+
+func containsPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
+
+func TestTenantsNeverSeeEachOther(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	s.publish(t, placed("shop-a", "o1", "c-1", "1", "100", 0), placed("shop-b", "o1", "c-1", "1", "999", 0))
+	s.settled(t)
+	a := s.get(t, "shop-a", byCustomer("c-1"))
+	b := s.get(t, "shop-b", byCustomer("c-1"))
+	if a.GetProfileId() == b.GetProfileId() || a.GetCommerce().GetByCurrency()[0].GetRevenue().GetAmount() != "100" {
+		t.Fatalf("tenants share a profile: a=%s b=%s", a.GetProfileId(), b.GetProfileId())
+	}
+	// shop-a guessing shop-b's profile id gets nothing.
+	_, err := s.api.GetProfile(context.Background(), &profilev1.GetProfileRequest{Tenant: "shop-a",
+		Customer: &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_ProfileId{ProfileId: b.GetProfileId()}}})
+	if status.Code(err) != codes.NotFound {
+		t.Fatalf("cross-tenant read = %v, want NotFound", err)
+	}
+}
+
+func TestBadRequestsNameTheField(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	s.publish(t, placed("demo", "o1", "c-1", "1", "100", 0))
+	s.settled(t)
+	cases := []struct {
+		name string
+		call func() error
+		code codes.Code
+		want string
+	}{
+		{"no identity", func() error {
+			_, err := s.api.GetProfile(context.Background(), &profilev1.GetProfileRequest{Tenant: "demo", Customer: &profilev1.CustomerRef{}})
+			return err
+		}, codes.InvalidArgument, "customer"},
+		{"no tenant", func() error {
+			_, err := s.api.GetProfile(context.Background(), &profilev1.GetProfileRequest{Customer: byCustomer("c-1")})
+			return err
+		}, codes.InvalidArgument, "tenant"},
+		{"unknown tenant", func() error {
+			_, err := s.api.GetProfile(context.Background(), &profilev1.GetProfileRequest{Tenant: "nobody", Customer: byCustomer("c-1")})
+			return err
+		}, codes.NotFound, "tenant"},
+		{"unknown customer", func() error {
+			_, err := s.api.GetProfile(context.Background(), &profilev1.GetProfileRequest{Tenant: "demo", Customer: byCustomer("c-404")})
+			return err
+		}, codes.NotFound, "customer"},
+		{"bad page token", func() error {
+			_, err := s.api.GetTimeline(context.Background(), &profilev1.GetTimelineRequest{Tenant: "demo", Customer: byCustomer("c-1"), PageToken: "%%%"})
+			return err
+		}, codes.InvalidArgument, "page_token"},
+		{"no segment", func() error {
+			_, err := s.api.ListSegmentMembers(context.Background(), &profilev1.ListSegmentMembersRequest{Tenant: "demo"})
+			return err
+		}, codes.InvalidArgument, "segment"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			st, _ := status.FromError(err)
+			if st.Code() != tc.code || !containsPrefix(st.Message(), tc.want) {
+				t.Fatalf("got %v %q, want %v naming %q", st.Code(), st.Message(), tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestTimePassingMovesCustomersAtRiskOnce(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	s.publish(t, placed("demo", "o1", "c-quiet", "1", "100", 0))
+	s.settled(t)
+	ctx := context.Background()
+	// 61 days after the last order, with no event since.
+	now := t0.Add(61 * 24 * time.Hour)
+	for i := 0; i < 2; i++ {
+		if _, err := s.folder.SweepSegments(ctx, s.repo.Refs, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.settled(t)
+	if n := countSegmentEvents(t, s, "demo", "segment.entered", "at_risk"); n != 1 {
+		t.Fatalf("segment.entered at_risk announced %d times, want once", n)
+	}
+	members, err := s.api.ListSegmentMembers(ctx, &profilev1.ListSegmentMembersRequest{Tenant: "demo", Segment: "at_risk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(members.GetMembers()) != 1 || !members.GetMembers()[0].GetEnteredAt().AsTime().Equal(t0.Add(60*24*time.Hour)) {
+		t.Fatalf("at_risk members = %v, want c-quiet since day 60", members.GetMembers())
+	}
+}
+
+func TestKPIsOverTheFoldedProfiles(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	tehran, _ := time.LoadLocation("Asia/Tehran")
+	// 2026-09-22 is 1405-06-31; 2026-09-23 00:30 Tehran is 1405-07-01.
+	late := placed("demo", "a1", "c-a", "1", "100000", 0)
+	late.OccurredAt = timestamppb.New(time.Date(2026, 9, 22, 23, 0, 0, 0, tehran))
+	early := placed("demo", "b1", "c-b", "2", "300000", 0)
+	early.OccurredAt = timestamppb.New(time.Date(2026, 9, 23, 0, 30, 0, 0, tehran))
+	again := placed("demo", "b2", "c-b", "3", "200000", 0)
+	again.OccurredAt = timestamppb.New(time.Date(2026, 9, 30, 12, 0, 0, 0, tehran))
+	s.publish(t, late, early, again)
+	s.settled(t)
+	resp, err := s.api.GetCommerceKPIs(context.Background(), &profilev1.GetCommerceKPIsRequest{Tenant: "demo", Period: &reportv1.Period{
+		StartTime: timestamppb.New(time.Date(2026, 9, 1, 0, 0, 0, 0, tehran)), EndTime: timestamppb.New(time.Date(2026, 10, 15, 0, 0, 0, 0, tehran)),
+		Granularity: reportv1.Granularity_GRANULARITY_MONTH, Calendar: reportv1.Calendar_CALENDAR_JALALI, TimeZone: "Asia/Tehran"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range resp.GetPeriods() {
+		rev := "0"
+		if len(p.GetByCurrency()) > 0 {
+			rev = p.GetByCurrency()[0].GetRevenue().GetAmount()
+		}
+		got = append(got, fmt.Sprintf("%s:%d orders,%s", p.GetBounds().GetLabel(), p.GetOrders(), rev))
+	}
+	want := "[1405-06:1 orders,100000 1405-07:2 orders,500000]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("Jalali months = %v, want %s", got, want)
+	}
+	if r := resp.GetTotal().GetRepeatPurchaseRate(); r != 0.5 {
+		t.Fatalf("repeat-purchase rate = %v, want 0.5 (1 of 2 customers ordered twice)", r)
+	}
+	_, err = s.api.GetCommerceKPIs(context.Background(), &profilev1.GetCommerceKPIsRequest{Tenant: "demo", Period: &reportv1.Period{
+		StartTime: timestamppb.New(t0), EndTime: timestamppb.New(t0.Add(-time.Hour)), Granularity: reportv1.Granularity_GRANULARITY_DAY}})
+	if st, _ := status.FromError(err); st.Code() != codes.InvalidArgument || !containsPrefix(st.Message(), "period.end_time") {
+		t.Fatalf("malformed period = %v, want InvalidArgument naming period.end_time", err)
+	}
+}

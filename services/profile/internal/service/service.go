@@ -1,0 +1,187 @@
+// Package service wires the profile service together from its configuration.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	profilev1 "github.com/bazgasht/bazgasht/gen/cx/profile/v1"
+	"github.com/bazgasht/bazgasht/platform/admin"
+	"github.com/bazgasht/bazgasht/platform/broker"
+	"github.com/bazgasht/bazgasht/platform/config"
+	"github.com/bazgasht/bazgasht/platform/grpcserver"
+	"github.com/bazgasht/bazgasht/platform/journeystream"
+	"github.com/bazgasht/bazgasht/platform/redisconn"
+	"github.com/bazgasht/bazgasht/platform/runner"
+	"github.com/bazgasht/bazgasht/platform/topology"
+	"github.com/bazgasht/bazgasht/services/profile/internal/adapters"
+	"github.com/bazgasht/bazgasht/services/profile/internal/app"
+	"github.com/bazgasht/bazgasht/services/profile/internal/domain/profile"
+	"github.com/bazgasht/bazgasht/services/profile/internal/ports"
+)
+
+// Config is the profile service's configuration; every field is an
+// environment variable with the default shown. Durations use Go's syntax
+// ("1440h" is 60 days).
+type Config struct {
+	config.Base
+	// GRPCAddr serves cx.profile.v1.ProfileService, health and reflection.
+	GRPCAddr string `env:"PROFILE_GRPC_ADDR" envDefault:":9081"`
+	// AdminAddr serves /healthz, /readyz and /metrics.
+	AdminAddr string `env:"PROFILE_ADMIN_ADDR" envDefault:":7081"`
+	// NewFor is how long after a first order a customer counts as new.
+	NewFor time.Duration `env:"PROFILE_NEW_FOR" envDefault:"720h"`
+	// AtRiskAfter and ChurnAfter are the spans without activity after which
+	// a customer is at risk (60 days), then churned (90 days).
+	AtRiskAfter time.Duration `env:"PROFILE_AT_RISK_AFTER" envDefault:"1440h"`
+	ChurnAfter  time.Duration `env:"PROFILE_CHURN_AFTER" envDefault:"2160h"`
+	// VIPRevenue is the revenue per currency from which a customer is VIP,
+	// such as "IRT=50000000,USD=1000"; empty: nobody is VIP.
+	VIPRevenue string `env:"PROFILE_VIP_REVENUE"`
+	// SweepInterval is how often every profile's segments are re-evaluated
+	// so time-based transitions (at risk, churned) are announced.
+	SweepInterval time.Duration `env:"PROFILE_SEGMENT_SWEEP" envDefault:"10m"`
+	// CacheTTL is how long a profile stays in Redis unread.
+	CacheTTL time.Duration `env:"PROFILE_CACHE_TTL" envDefault:"5m"`
+	// Batch is the most events folded and written together.
+	Batch int `env:"PROFILE_BATCH" envDefault:"500"`
+	// StoreTimeout bounds one batch's writes to the store.
+	StoreTimeout time.Duration `env:"PROFILE_STORE_TIMEOUT" envDefault:"10s"`
+	// MemoryEntries is how many profiles the fold keeps in memory.
+	MemoryEntries int `env:"PROFILE_MEMORY_ENTRIES" envDefault:"100000"`
+	// DuplicateWindow is JOURNEY's Nats-Msg-Id window.
+	DuplicateWindow time.Duration `env:"JOURNEY_DUPLICATE_WINDOW" envDefault:"2m"`
+}
+
+// Rules turns the configuration into the lifecycle rules.
+func (c *Config) Rules() (profile.Rules, error) {
+	r := profile.Rules{NewFor: c.NewFor, AtRiskAfter: c.AtRiskAfter, ChurnAfter: c.ChurnAfter, VIPRevenue: profile.Amounts{}}
+	switch {
+	case c.AtRiskAfter <= 0 || c.ChurnAfter <= c.AtRiskAfter:
+		return r, errors.New("config: PROFILE_AT_RISK_AFTER must be positive and PROFILE_CHURN_AFTER longer")
+	case c.Batch < 1 || c.Batch > 5000:
+		return r, errors.New("config: PROFILE_BATCH must be between 1 and 5000")
+	case c.SweepInterval < time.Second:
+		return r, errors.New("config: PROFILE_SEGMENT_SWEEP must be at least 1s")
+	}
+	for _, part := range strings.Split(c.VIPRevenue, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		cur, amount, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || len(cur) != 3 || !profile.ValidAmount(amount) {
+			return r, fmt.Errorf("config: PROFILE_VIP_REVENUE part %q is not CURRENCY=AMOUNT such as IRT=50000000", part)
+		}
+		r.VIPRevenue[cur] = amount
+	}
+	return r, nil
+}
+
+// Run connects, ensures the topology and serves until ctx ends.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	rules, err := cfg.Rules()
+	if err != nil {
+		return err
+	}
+	conn, err := broker.Connect(ctx, cfg.NATSURL, "profile", log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	set := topology.Profile(topology.Options{Replicas: cfg.JourneyReplicas, DuplicateWindow: cfg.DuplicateWindow})
+	if err := topology.Ensure(ctx, conn.JS, conn.NC.ConnectedServerVersion(), set); err != nil {
+		return err
+	}
+
+	rdb, err := redisconn.New(cfg.RedisURL, redisconn.CacheTimeouts)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cache, err := adapters.NewRedisCache(rdb, cfg.CacheTTL, log, adapters.WithCacheMetrics(reg))
+	if err != nil {
+		return err
+	}
+	repo, err := adapters.NewKVRepository(ctx, conn.JS, cfg.StoreTimeout, cfg.MemoryEntries)
+	if err != nil {
+		return err
+	}
+	pub, err := journeystream.NewPublisher(conn.NC, cfg.StoreTimeout)
+	if err != nil {
+		return err
+	}
+	folder, err := app.NewApplyEventsHandler(repo, adapters.NewSegmentPublisher(pub), cache, rules)
+	if err != nil {
+		return err
+	}
+	queries, err := app.NewQueries(repo, cache, rules, time.Now)
+	if err != nil {
+		return err
+	}
+	events, err := adapters.NewJourneyEvents(ctx, conn.JS)
+	if err != nil {
+		return err
+	}
+	grpcPort, err := ports.NewGRPC(queries, events)
+	if err != nil {
+		return err
+	}
+	consumer, err := conn.JS.Consumer(ctx, topology.Journey, topology.ProfileConsumer)
+	if err != nil {
+		return fmt.Errorf("profile consumer: %w", err)
+	}
+
+	grpcSrv, health := grpcserver.New()
+	profilev1.RegisterProfileServiceServer(grpcSrv, grpcPort)
+	health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	health.SetServingStatus(profilev1.ProfileService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	defer health.Shutdown()
+	adminSrv := &http.Server{Handler: admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready}), ReadHeaderTimeout: 5 * time.Second}
+
+	consume := journeystream.ConsumeConfig{Durable: topology.ProfileConsumer, MaxDeliver: topology.ProfileMaxDeliver,
+		Batch: cfg.Batch, MaxWait: 250 * time.Millisecond, RetryDelay: time.Second}
+	log.InfoContext(ctx, "profile serving", "grpc", cfg.GRPCAddr, "admin", cfg.AdminAddr)
+	return runner.Run(ctx,
+		runner.GRPC("profile grpc", cfg.GRPCAddr, grpcSrv),
+		runner.HTTP("profile admin", cfg.AdminAddr, adminSrv),
+		cache.Run,
+		func(ctx context.Context) error {
+			return journeystream.Consume(ctx, conn.JS, consumer, consume, ports.FoldHandler(folder), log)
+		},
+		func(ctx context.Context) error { return sweep(ctx, folder, repo, cfg.SweepInterval, log) },
+	)
+}
+
+// sweep re-evaluates segments every interval until ctx ends.
+func sweep(ctx context.Context, folder *app.ApplyEventsHandler, repo *adapters.KVRepository, every time.Duration, log *slog.Logger) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		n, err := folder.SweepSegments(ctx, repo.Refs, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.WarnContext(ctx, "segment sweep failed", "err", err)
+			continue
+		}
+		log.DebugContext(ctx, "segment sweep done", "transitions", n)
+	}
+}
