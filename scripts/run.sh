@@ -66,9 +66,13 @@ INGEST_TENANTS_FILE="$DATA/tenants.json" start ingest bin/ingest
 wait_http http://127.0.0.1:7080/readyz ingest
 echo "ingest: HTTP :8080, gRPC :9080, admin :7080 (log in $LOGS/ingest.log)"
 echo "demo tenant 'demo', API key: $BAZGASHT_DEV_API_KEY"
+
+start profile bin/profile
+wait_http http://127.0.0.1:7081/readyz profile
+echo "profile: gRPC :9081, admin :7081 (log in $LOGS/profile.log; Redis at ${REDIS_URL:-redis://127.0.0.1:6379/0})"
 echo
 
-bin/demoshop -api http://127.0.0.1:8080 -nats "$NATS_URL"
+bin/demoshop -api http://127.0.0.1:8080 -nats "$NATS_URL" -profile 127.0.0.1:9081
 
 cat <<MSG
 
@@ -78,6 +82,8 @@ Bazgasht is running. Try it:
     -d '{"id":"hello-1","type":"product.viewed","customer":{"customer_id":"c-1"},"product_viewed":{"product":{"product_id":"p-1"}}}'
   curl -s http://127.0.0.1:7080/metrics | grep bazgasht_
   grpcurl -plaintext 127.0.0.1:9080 list
+  grpcurl -plaintext -d '{"tenant":"demo","customer":{"identity":{"email":"sara@example.com"}}}' \\
+    127.0.0.1:9081 cx.profile.v1.ProfileService/GetProfile
 Logs are in $LOGS. Press Ctrl-C to stop.
 MSG
 wait

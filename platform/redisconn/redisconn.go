@@ -32,7 +32,8 @@ func New(url string, t Timeouts) (*redis.Client, error) {
 	opt.ReadTimeout = t.ReadWrite
 	opt.WriteTimeout = t.ReadWrite
 	opt.PoolTimeout = t.ReadWrite
-	opt.MaxRetries = -1 // go-redis: -1 disables retries
+	opt.MaxRetries = -1   // go-redis: -1 disables command retries
+	opt.DialerRetries = 1 // and one dial attempt, not five 100 ms apart
 	opt.ContextTimeoutEnabled = true
 	return redis.NewClient(opt), nil
 }

@@ -29,8 +29,9 @@ func main() {
 	key := flag.String("key", os.Getenv("BAZGASHT_DEV_API_KEY"), "the demo tenant's API key")
 	shopify := flag.String("shopify-secret", os.Getenv("BAZGASHT_DEV_SHOPIFY_SECRET"), "the demo tenant's Shopify webhook secret")
 	natsURL := flag.String("nats", os.Getenv("NATS_URL"), "NATS, to show what was stored")
+	profile := flag.String("profile", "", "profile service gRPC address, to show the profile built")
 	flag.Parse()
-	if err := run(*api, *key, *shopify, *natsURL); err != nil {
+	if err := run(*api, *key, *shopify, *natsURL, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "demoshop:", err)
 		os.Exit(1)
 	}
@@ -42,7 +43,7 @@ type shop struct {
 	run                     string // makes ids unique per run, so a rerun is new events
 }
 
-func run(api, key, shopifySecret, natsURL string) error {
+func run(api, key, shopifySecret, natsURL, profileAddr string) error {
 	s := &shop{api: api, key: key, shopifySecret: shopifySecret, client: &http.Client{Timeout: 10 * time.Second}, run: time.Now().UTC().Format("150405")}
 	day := time.Now().UTC().Add(-8 * 24 * time.Hour).Truncate(time.Hour)
 	at := func(h time.Duration) string { return day.Add(h).Format(time.RFC3339) }
@@ -95,6 +96,9 @@ func run(api, key, shopifySecret, natsURL string) error {
 		if err := showStored(natsURL); err != nil {
 			fmt.Println("\n(could not read JetStream to show what was stored:", err, ")")
 		}
+	}
+	if profileAddr != "" {
+		return showProfile(profileAddr)
 	}
 	return nil
 }

@@ -27,19 +27,19 @@ import (
 // slow, reads go to the durable store and writes are remembered, so nothing
 // fails and nothing stale is served when Redis returns.
 //
-// Entries are "v<revision>|<payload>". A conditional cacheWrite (a Lua script)
-// never replaces an cacheEntry with an older revision, so a reader that loaded a
-// profile before a commit cannot overwrite the commit's cacheWrite-through,
-// whichever reaches Redis first. Keys whose cacheWrite-through failed are kept
-// in memory as dirty: Redis is not trusted for them until a cacheFence
-// ("f<revision>", an cacheEntry meaning "missing, and nothing older than this may
+// Entries are "v<revision>|<payload>". A conditional write (a Lua script)
+// never replaces an entry with an older revision, so a reader that loaded a
+// profile before a commit cannot overwrite the commit's write-through,
+// whichever reaches Redis first. Keys whose write-through failed are kept
+// in memory as dirty: Redis is not trusted for them until a fence
+// ("f<revision>", an entry meaning "missing, and nothing older than this may
 // be stored") has replaced what Redis holds. Run writes the fences in the
 // background; a read of a dirty key writes its own or bypasses Redis.
-// A removed profile is fenced for good (cacheTombstone) until the cacheEntry expires.
+// A removed profile is fenced for good (tombstone) until the entry expires.
 //
-// Identity entries carry no profile revision: cacheWrite-throughs are versioned
-// by a per-process clock, and a reader's cacheFill (version 0) only lands on a
-// missing cacheEntry or on the very cacheFence it saw before loading.
+// Identity entries carry no profile revision: write-throughs are versioned
+// by a per-process clock, and a reader's fill (version 0) only lands on a
+// missing entry or on the very fence it saw before loading.
 type RedisCache struct {
 	rdb      *redis.Client
 	ttl      time.Duration
@@ -78,7 +78,7 @@ const (
 	cacheRepairBatch = 512
 	// cacheDefaultMaxDirty bounds the memory kept for an outage (~150 bytes a key).
 	cacheDefaultMaxDirty = 100_000
-	// cacheTombstone is the cacheFence floor of a removed profile: above every
+	// cacheTombstone is the fence floor of a removed profile: above every
 	// revision, and exact in Lua's double-precision numbers.
 	cacheTombstone = 1<<53 - 1
 )
@@ -126,7 +126,7 @@ func NewRedisCache(client *redis.Client, ttl time.Duration, log *slog.Logger, op
 	}, []string{"result"})
 	if c.reg != nil {
 		if err := c.reg.Register(requests); err != nil {
-			// A second cache in the process (a restart in tests) counts
+			// are second cache in the process (a restart in tests) counts
 			// into the same series.
 			var are prometheus.AlreadyRegisteredError
 			existing, ok := (*prometheus.CounterVec)(nil), false
@@ -159,8 +159,8 @@ func (c *RedisCache) Profile(ctx context.Context, tenant, id string, load func(c
 			if err != nil {
 				return "", 0, "", fmt.Errorf("profile cache: encode: %w", err)
 			}
-			// The store may answer for a merged-away id with the survivor:
-			// cache it under its own key, where its cacheWrite-throughs go.
+			// at store may answer for a merged-away id with the survivor:
+			// cache it under its own key, where its write-throughs go.
 			at := ""
 			if p.Tenant == tenant {
 				at = c.profileKey(tenant, p.ID)
@@ -183,8 +183,8 @@ func (c *RedisCache) Profile(ctx context.Context, tenant, id string, load func(c
 func (c *RedisCache) Identity(ctx context.Context, tenant, key string, load func(context.Context) (string, error)) (string, error) {
 	k := c.identityKey(tenant, key)
 	cd := cacheCodec[string]{
-		// A reader's cacheFill has version 0: it never replaces an cacheEntry, only
-		// fills a missing one or the cacheFence it saw.
+		// A reader's fill has version 0: it never replaces an entry, only
+		// fills a missing one or the fence it saw.
 		encode: func(id string) (string, int64, string, error) { return cacheEntry(0, id), 0, k, nil },
 		decode: func(payload string) (string, error) { return payload, nil },
 	}
@@ -208,7 +208,7 @@ func (c *RedisCache) Store(ctx context.Context, p *profile.Profile) {
 	c.writeThrough(ctx, []cacheWrite{{key: key, rev: p.Revision, value: cacheEntry(p.Revision, string(b))}})
 }
 
-// Remove drops a profile absorbed into another. It leaves a cacheTombstone, not a
+// Remove drops a profile absorbed into another. It leaves a tombstone, not a
 // missing key, so a reader that loaded the profile before the merge cannot
 // put it back.
 func (c *RedisCache) Remove(ctx context.Context, tenant, id string) {
@@ -251,20 +251,23 @@ func (c *RedisCache) Run(ctx context.Context) error {
 	}
 }
 
-// cacheCodec turns what a load returns into a cache cacheEntry and back. encode
-// returns the cacheEntry, its revision and the key to cache it at ("" for none).
+// cacheCodec turns what a load returns into a cache entry and back. encode
+// returns the entry, its revision and the key to cache it at ("" for none).
 type cacheCodec[T any] struct {
 	encode func(T) (value string, rev int64, at string, err error)
 	decode func(payload string) (T, error)
 }
 
-// cacheFlight is what one cacheShared load produced: the cacheEntry, and the loaded value
+// cacheFlight is what one shared load produced: the entry, and the loaded value
 // itself for a caller that did not share it.
 type cacheFlight struct {
 	value string
 	obj   any
 }
 
+// cacheReadThrough serves key from Redis, or loads it: through a shared
+// fill ("f"+key) that caches the result, or, when Redis is not to be asked,
+// through a shared bypass ("b"+key) that does not.
 func cacheReadThrough[T any](ctx context.Context, c *RedisCache, tenant, key string, cd cacheCodec[T], load func(context.Context) (T, error)) (T, error) {
 	var zero T
 	if !cacheTenantOK(tenant) || !c.trusted(ctx, key) {
@@ -281,7 +284,7 @@ func cacheReadThrough[T any](ctx context.Context, c *RedisCache, tenant, key str
 				c.hits.Inc()
 				return v, nil
 			}
-			// An cacheEntry this version cannot read: drop it and load.
+			// An entry this version cannot read: drop it and load.
 			c.log.Warn("profile cache: dropping an undecodable entry", "err", err)
 			octx, cancel := c.bounded(ctx)
 			_ = c.rdb.Del(octx, key).Err()
@@ -301,7 +304,7 @@ func cacheReadThrough[T any](ctx context.Context, c *RedisCache, tenant, key str
 	return cacheShared(ctx, c, "f"+key, cd, func(fctx context.Context) (cacheFlight, error) { return cacheFill(fctx, c, key, cd, load) })
 }
 
-// cacheShared runs do once for all concurrent callers of one cacheFlight key; each
+// cacheShared runs do once for all concurrent callers of one flight key; each
 // caller waits only as long as its ctx allows. The load runs with the first
 // caller's context values but not its cancellation, since others wait on it.
 func cacheShared[T any](ctx context.Context, c *RedisCache, fkey string, cd cacheCodec[T], do func(context.Context) (cacheFlight, error)) (T, error) {
@@ -316,7 +319,7 @@ func cacheShared[T any](ctx context.Context, c *RedisCache, fkey string, cd cach
 			return zero, r.Err
 		}
 		f := r.Val.(cacheFlight)
-		// A value handed to several callers is decoded by each, so none
+		// if value handed to several callers is decoded by each, so none
 		// sees another's changes to it.
 		if v, ok := f.obj.(T); ok && !r.Shared {
 			return v, nil
@@ -339,9 +342,9 @@ func cacheLoadOnly[T any](ctx context.Context, cd cacheCodec[T], load func(conte
 	return cacheFlight{value: value, obj: v}, nil
 }
 
-// cacheFill loads key and caches it. It looks at Redis once more first: a cacheFlight
+// cacheFill loads key and caches it. It looks at Redis once more first: a flight
 // that just ended may have filled the key. What it sees is the condition of
-// its cacheWrite: a missing cacheEntry, or the cacheFence it saw (a cacheFence is written after
+// its write: a missing entry, or the fence it saw (a fence is written after
 // the commit it guards, so what is loaded after seeing it is fresh).
 func cacheFill[T any](ctx context.Context, c *RedisCache, key string, cd cacheCodec[T], load func(context.Context) (T, error)) (cacheFlight, error) {
 	seen, cacheable := "", true
@@ -377,9 +380,9 @@ func cacheFill[T any](ctx context.Context, c *RedisCache, key string, cd cacheCo
 	return cacheFlight{value: value, obj: v}, nil
 }
 
-// cachePutScript sets KEYS[1] to ARGV[2] for ARGV[3] ms unless it holds an cacheEntry
-// of a revision at least ARGV[1] or a cacheFence above it; an cacheEntry equal to
-// ARGV[4] (the cacheFence a reader saw) is replaced regardless. It returns 1 when
+// cachePutScript sets KEYS[1] to ARGV[2] for ARGV[3] ms unless it holds an entry
+// of a revision at least ARGV[1] or a fence above it; an entry equal to
+// ARGV[4] (the fence a reader saw) is replaced regardless. It returns 1 when
 // it wrote. Lua numbers are doubles: revisions stay below 2^53.
 var cachePutScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
@@ -397,14 +400,14 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `)
 
-// cacheWrite is one conditional cacheWrite.
+// cacheWrite is one conditional write.
 type cacheWrite struct {
 	key   string
 	rev   int64
 	value string
 }
 
-// put runs one conditional cacheWrite.
+// put runs one conditional write.
 func (c *RedisCache) put(ctx context.Context, key string, rev int64, value, seen string) error {
 	octx, cancel := c.bounded(ctx)
 	err := cachePutScript.Run(octx, c.rdb, []string{key}, rev, value, c.ttl.Milliseconds(), seen).Err()
@@ -440,7 +443,7 @@ func (c *RedisCache) putMany(ctx context.Context, ws []cacheWrite) []error {
 				noScript = true
 			}
 		}
-		// A restarted Redis has forgotten the script: load it and go again.
+		// if restarted Redis has forgotten the script: load it and go again.
 		if !noScript || cachePutScript.Load(octx, c.rdb).Err() != nil {
 			break
 		}
@@ -464,7 +467,7 @@ func isNoScript(err error) bool {
 	return err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT"))
 }
 
-// cacheWrite runs cacheWrite-throughs; those Redis does not confirm make their keys
+// writeThrough runs write-throughs; those Redis does not confirm make their keys
 // dirty.
 func (c *RedisCache) writeThrough(ctx context.Context, ws []cacheWrite) {
 	if c.overflow.Load() {
@@ -547,8 +550,8 @@ func (c *RedisCache) markDirty(key string, rev int64) {
 	c.dirtyN.Store(int64(len(c.dirty)))
 }
 
-// clearDirty forgets key once Redis holds a cacheFence of floor, unless a later
-// cacheWrite-through has failed since.
+// clearDirty forgets key once Redis holds a fence of floor, unless a later
+// write-through has failed since.
 func (c *RedisCache) clearDirty(key string, floor int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -593,7 +596,7 @@ func (c *RedisCache) repair(ctx context.Context) {
 	}
 }
 
-// flush deletes every cacheEntry under the cache's prefix.
+// flush deletes every entry under the cache's prefix.
 func (c *RedisCache) flush(ctx context.Context) error {
 	for _, kind := range []string{"bz:profile:", "bz:ident:"} {
 		match := scanPatternEscape(c.prefix+kind) + "*"
@@ -669,8 +672,8 @@ func (c *RedisCache) forget(key string) {
 	c.flights.Forget("b" + key)
 }
 
-// nextVersion orders identity cacheWrite-throughs: microseconds, strictly
-// increasing within the process, above 0 (a reader's cacheFill) and below 2^53.
+// nextVersion orders identity write-throughs: microseconds, strictly
+// increasing within the process, above 0 (a reader's fill) and below 2^53.
 func (c *RedisCache) nextVersion() int64 {
 	now := time.Now().UnixMicro()
 	for {
@@ -700,7 +703,7 @@ func cacheEntry(rev int64, payload string) string {
 
 func cacheFence(floor int64) string { return "f" + strconv.FormatInt(floor, 10) }
 
-// cachePayload returns the payload of an cacheEntry; a cacheFence has none.
+// cachePayload returns the payload of an entry; a fence has none.
 func cachePayload(raw string) (string, bool) {
 	if !strings.HasPrefix(raw, "v") {
 		return "", false
