@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -20,6 +21,14 @@ type Check struct {
 	Name string
 	// Probe returns nil when the dependency is usable.
 	Probe func(ctx context.Context) error
+}
+
+// NewRegistry returns a Prometheus registry with the Go runtime and process
+// collectors, for a service to add its own series to.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 // Handler returns the admin endpoints. Readiness runs every check with a

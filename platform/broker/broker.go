@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bazgasht/bazgasht/platform/topology"
 )
 
 // Conn is a NATS connection with its JetStream context.
@@ -53,6 +55,27 @@ func Connect(ctx context.Context, url, service string, log *slog.Logger) (*Conn,
 		return nil, fmt.Errorf("broker: JetStream account info from %s: %w", url, err)
 	}
 	return &Conn{NC: nc, JS: js}, nil
+}
+
+// Open connects as service and ensures the part of the JetStream topology
+// the service uses, refusing a server too old for it.
+func Open(ctx context.Context, url, service string, set topology.Set, log *slog.Logger) (*Conn, error) {
+	c, err := Connect(ctx, url, service, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := topology.Ensure(ctx, c.JS, c.NC.ConnectedServerVersion(), set); err != nil {
+		c.NC.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// CloseWithin drains the connection, waiting at most d.
+func (c *Conn) CloseWithin(d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_ = c.Close(ctx)
 }
 
 // Ready reports whether the connection is up, for /readyz.

@@ -10,8 +10,11 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/bazgasht/bazgasht/platform/topology"
 )
 
 // Base is the configuration every Bazgasht service shares. Services embed it
@@ -26,8 +29,15 @@ type Base struct {
 	// JourneyReplicas is the replica count of the JOURNEY stream (3 in
 	// production clusters).
 	JourneyReplicas int `env:"JOURNEY_REPLICAS" envDefault:"1"`
+	// JourneyDuplicateWindow is how long JetStream remembers event ids.
+	JourneyDuplicateWindow time.Duration `env:"JOURNEY_DUPLICATE_WINDOW" envDefault:"2m"`
 	// RedisURL is the Redis server used as a cache.
 	RedisURL string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+}
+
+// Topology is the deployment's JetStream options.
+func (b *Base) Topology() topology.Options {
+	return topology.Options{Replicas: b.JourneyReplicas, DuplicateWindow: b.JourneyDuplicateWindow}
 }
 
 // Load fills cfg (a pointer to a struct with env tags) from the environment
@@ -91,6 +101,9 @@ func (b *Base) Validate() error {
 	}
 	if u, err := url.Parse(b.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 		return fmt.Errorf("config: REDIS_URL %q is not a URL such as redis://127.0.0.1:6379/0", b.RedisURL)
+	}
+	if b.JourneyDuplicateWindow < time.Second || b.JourneyDuplicateWindow > time.Hour {
+		return fmt.Errorf("config: JOURNEY_DUPLICATE_WINDOW %s must be between 1s and 1h (the server keeps the ids in memory)", b.JourneyDuplicateWindow)
 	}
 	if b.JourneyReplicas < 1 || b.JourneyReplicas > 5 {
 		return fmt.Errorf("config: JOURNEY_REPLICAS %d must be between 1 and 5", b.JourneyReplicas)

@@ -12,6 +12,14 @@ import (
 	"google.golang.org/grpc/stats"
 )
 
+// Serving marks the server and each named service SERVING.
+func Serving(hs *health.Server, services ...grpc.ServiceDesc) {
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	for _, s := range services {
+		hs.SetServingStatus(s.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	}
+}
+
 // New returns a server with health and reflection registered, and the health
 // server, whose status the caller sets as dependencies come and go.
 func New(opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {

@@ -9,10 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	ingestv1 "github.com/bazgasht/bazgasht/gen/cx/ingest/v1"
 	"github.com/bazgasht/bazgasht/platform/admin"
@@ -51,8 +48,6 @@ type Config struct {
 	// its entry says otherwise (0 = unlimited).
 	DefaultRate  float64 `env:"INGEST_DEFAULT_RATE" envDefault:"1000"`
 	DefaultBurst int     `env:"INGEST_DEFAULT_BURST" envDefault:"2000"`
-	// DuplicateWindow is JOURNEY's Nats-Msg-Id window.
-	DuplicateWindow time.Duration `env:"JOURNEY_DUPLICATE_WINDOW" envDefault:"2m"`
 	// EventBytes and BatchBytes bound request bodies.
 	EventBytes int64 `env:"INGEST_MAX_EVENT_BYTES" envDefault:"65536"`
 	BatchBytes int64 `env:"INGEST_MAX_BATCH_BYTES" envDefault:"1048576"`
@@ -82,19 +77,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	conn, err := broker.Connect(ctx, cfg.NATSURL, "ingest", log)
+	conn, err := broker.Open(ctx, cfg.NATSURL, "ingest", topology.Ingest(cfg.Topology()), log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
-	set := topology.Ingest(topology.Options{Replicas: cfg.JourneyReplicas, DuplicateWindow: cfg.DuplicateWindow})
-	if err := topology.Ensure(ctx, conn.JS, conn.NC.ConnectedServerVersion(), set); err != nil {
-		return err
-	}
+	defer conn.CloseWithin(5 * time.Second)
 
 	pub, err := adapters.NewJourneyPublisher(conn.NC, cfg.PublishTimeout)
 	if err != nil {
@@ -105,8 +92,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := admin.NewRegistry()
 	metrics := ports.NewMetrics(reg)
 	httpPort, err := ports.NewHTTP(handler, tenants, ports.Limits{EventBytes: cfg.EventBytes, BatchBytes: cfg.BatchBytes, RetryAfter: cfg.RetryAfter}, log, metrics)
 	if err != nil {
@@ -119,8 +105,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	grpcSrv, health := grpcserver.New()
 	ingestv1.RegisterIngestServiceServer(grpcSrv, grpcPort)
-	health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	health.SetServingStatus(ingestv1.IngestService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	grpcserver.Serving(health, ingestv1.IngestService_ServiceDesc)
 
 	api := &http.Server{
 		Handler:           Traced(httpPort.Handler()),

@@ -56,20 +56,8 @@ func JourneyEvent(e app.SegmentEvent) *journeyv1.JourneyEvent {
 
 // customerOf names a profile by the first identity of each kind.
 func customerOf(ids []profile.Identity) *journeyv1.Customer {
-	c := &journeyv1.Customer{}
-	for _, id := range ids {
-		switch {
-		case id.Kind == profile.CustomerID && c.CustomerId == "":
-			c.CustomerId = id.Value
-		case id.Kind == profile.Email && c.Email == "":
-			c.Email = id.Value
-		case id.Kind == profile.Phone && c.Phone == "":
-			c.Phone = id.Value
-		case id.Kind == profile.AnonymousID && c.AnonymousId == "":
-			c.AnonymousId = id.Value
-		}
-	}
-	return c
+	f := profile.FirstOfEach(ids)
+	return &journeyv1.Customer{CustomerId: f[profile.CustomerID], Email: f[profile.Email], Phone: f[profile.Phone], AnonymousId: f[profile.AnonymousID]}
 }
 
 // PublishSegments stores every announcement or fails.

@@ -59,16 +59,8 @@ func refOf(r *profilev1.CustomerRef) app.Ref {
 	if id := r.GetProfileId(); id != "" {
 		return app.Ref{ProfileID: id}
 	}
-	c := r.GetIdentity()
-	for _, id := range []profile.Identity{
-		{Kind: profile.CustomerID, Value: c.GetCustomerId()},
-		{Kind: profile.Email, Value: c.GetEmail()},
-		{Kind: profile.Phone, Value: c.GetPhone()},
-		{Kind: profile.AnonymousID, Value: c.GetAnonymousId()},
-	} {
-		if id.Value != "" {
-			return app.Ref{Identity: id}
-		}
+	if ids := identitiesOf(r.GetIdentity()); len(ids) > 0 {
+		return app.Ref{Identity: ids[0]}
 	}
 	return app.Ref{}
 }

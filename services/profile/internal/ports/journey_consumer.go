@@ -52,17 +52,7 @@ func ToDomain(ev *journeyv1.JourneyEvent, seq uint64) profile.Event {
 		OccurredAt: ev.GetOccurredAt().AsTime(),
 		Touchpoint: ev.GetContext().GetChannel(),
 	}
-	c := ev.GetCustomer()
-	for _, id := range []profile.Identity{
-		{Kind: profile.CustomerID, Value: c.GetCustomerId()},
-		{Kind: profile.Email, Value: c.GetEmail()},
-		{Kind: profile.Phone, Value: c.GetPhone()},
-		{Kind: profile.AnonymousID, Value: c.GetAnonymousId()},
-	} {
-		if n := id.Normalized(); n.Value != "" {
-			e.Identities = append(e.Identities, n)
-		}
-	}
+	e.Identities = identitiesOf(ev.GetCustomer())
 	switch p := ev.GetPayload().(type) {
 	case *journeyv1.JourneyEvent_OrderPlaced:
 		e.Order = &profile.OrderEvent{OrderID: p.OrderPlaced.GetOrderId(), Total: money(p.OrderPlaced.GetTotal()), Items: items(p.OrderPlaced.GetItems())}
@@ -101,6 +91,23 @@ func ToDomain(ev *journeyv1.JourneyEvent, seq uint64) profile.Event {
 		e.Segment = p.SegmentExited.GetSegment()
 	}
 	return e
+}
+
+// identitiesOf lists a customer's identities, normalised, in order of
+// authority: customer id, email, phone, anonymous id.
+func identitiesOf(c *journeyv1.Customer) []profile.Identity {
+	var ids []profile.Identity
+	for _, id := range []profile.Identity{
+		{Kind: profile.CustomerID, Value: c.GetCustomerId()},
+		{Kind: profile.Email, Value: c.GetEmail()},
+		{Kind: profile.Phone, Value: c.GetPhone()},
+		{Kind: profile.AnonymousID, Value: c.GetAnonymousId()},
+	} {
+		if n := id.Normalized(); n.Value != "" {
+			ids = append(ids, n)
+		}
+	}
+	return ids
 }
 
 func money(m *journeyv1.Money) *profile.Money {

@@ -21,20 +21,8 @@ func moneyOf(currency, amount string) *journeyv1.Money {
 
 // primaryCustomer names a profile by its first identity of each kind.
 func primaryCustomer(ids []profile.Identity) *journeyv1.Customer {
-	c := &journeyv1.Customer{}
-	for _, id := range ids {
-		switch {
-		case id.Kind == profile.CustomerID && c.CustomerId == "":
-			c.CustomerId = id.Value
-		case id.Kind == profile.Email && c.Email == "":
-			c.Email = id.Value
-		case id.Kind == profile.Phone && c.Phone == "":
-			c.Phone = id.Value
-		case id.Kind == profile.AnonymousID && c.AnonymousId == "":
-			c.AnonymousId = id.Value
-		}
-	}
-	return c
+	f := profile.FirstOfEach(ids)
+	return &journeyv1.Customer{CustomerId: f[profile.CustomerID], Email: f[profile.Email], Phone: f[profile.Phone], AnonymousId: f[profile.AnonymousID]}
 }
 
 var stages = map[profile.Stage]profilev1.LifecycleStage{

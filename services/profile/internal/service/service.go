@@ -10,10 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-
 	profilev1 "github.com/bazgasht/bazgasht/gen/cx/profile/v1"
 	"github.com/bazgasht/bazgasht/platform/admin"
 	"github.com/bazgasht/bazgasht/platform/broker"
@@ -58,8 +54,6 @@ type Config struct {
 	StoreTimeout time.Duration `env:"PROFILE_STORE_TIMEOUT" envDefault:"10s"`
 	// MemoryEntries is how many profiles the fold keeps in memory.
 	MemoryEntries int `env:"PROFILE_MEMORY_ENTRIES" envDefault:"100000"`
-	// DuplicateWindow is JOURNEY's Nats-Msg-Id window.
-	DuplicateWindow time.Duration `env:"JOURNEY_DUPLICATE_WINDOW" envDefault:"2m"`
 }
 
 // Rules turns the configuration into the lifecycle rules.
@@ -92,27 +86,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	conn, err := broker.Connect(ctx, cfg.NATSURL, "profile", log)
+	conn, err := broker.Open(ctx, cfg.NATSURL, "profile", topology.Profile(cfg.Topology()), log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
-	set := topology.Profile(topology.Options{Replicas: cfg.JourneyReplicas, DuplicateWindow: cfg.DuplicateWindow})
-	if err := topology.Ensure(ctx, conn.JS, conn.NC.ConnectedServerVersion(), set); err != nil {
-		return err
-	}
+	defer conn.CloseWithin(5 * time.Second)
 
 	rdb, err := redisconn.New(cfg.RedisURL, redisconn.CacheTimeouts)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := admin.NewRegistry()
 	cache, err := adapters.NewRedisCache(rdb, cfg.CacheTTL, log, adapters.WithCacheMetrics(reg))
 	if err != nil {
 		return err
@@ -148,8 +133,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	grpcSrv, health := grpcserver.New()
 	profilev1.RegisterProfileServiceServer(grpcSrv, grpcPort)
-	health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	health.SetServingStatus(profilev1.ProfileService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	grpcserver.Serving(health, profilev1.ProfileService_ServiceDesc)
 	defer health.Shutdown()
 	adminSrv := &http.Server{Handler: admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready}), ReadHeaderTimeout: 5 * time.Second}
 

@@ -67,3 +67,15 @@ func ProfileIDFor(tenant string, first Identity) string {
 	sum := sha256.Sum256([]byte(tenant + "\x00" + string(n.Kind) + ":" + n.Value))
 	return "p_" + hex.EncodeToString(sum[:10])
 }
+
+// FirstOfEach returns the first identity of each kind, the ones a profile is
+// addressed by.
+func FirstOfEach(ids []Identity) map[Kind]string {
+	out := map[Kind]string{}
+	for _, id := range ids {
+		if _, ok := out[id.Kind]; !ok {
+			out[id.Kind] = id.Value
+		}
+	}
+	return out
+}
