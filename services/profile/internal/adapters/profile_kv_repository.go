@@ -404,3 +404,33 @@ func (r *KVRepository) Refs(ctx context.Context) ([]app.ProfileRef, error) {
 	}
 	return refs, nil
 }
+
+func cutoffKey(tenant string) string { return tenant + ".vipcutoff" }
+
+// Cutoffs returns the tenant's top-spender cut-offs.
+func (r *KVRepository) Cutoffs(ctx context.Context, tenant string) (profile.Amounts, error) {
+	e, err := r.kv.Get(ctx, cutoffKey(tenant))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("profile store: %w", err)
+	}
+	var a profile.Amounts
+	if err := json.Unmarshal(e.Value(), &a); err != nil {
+		return nil, fmt.Errorf("profile store: cut-offs of %s: %w", tenant, err)
+	}
+	return a, nil
+}
+
+// SaveCutoffs stores the tenant's top-spender cut-offs.
+func (r *KVRepository) SaveCutoffs(ctx context.Context, tenant string, c profile.Amounts) error {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if _, err := r.kv.Put(ctx, cutoffKey(tenant), data); err != nil {
+		return fmt.Errorf("profile store: %w", err)
+	}
+	return nil
+}

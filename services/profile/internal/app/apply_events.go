@@ -55,6 +55,26 @@ type ApplyEventsHandler struct {
 	// mu serialises folds and segment sweeps: both read, change and write
 	// profiles.
 	mu sync.Mutex
+	// cutoffs are the tenants' top-spender cut-offs, loaded on first use and
+	// replaced by each sweep.
+	cutoffs map[string]profile.Amounts
+}
+
+// rulesFor returns the rules of tenant, with its top-spender cut-offs.
+// Callers hold h.mu.
+func (h *ApplyEventsHandler) rulesFor(ctx context.Context, tenant string) (profile.Rules, error) {
+	if h.rules.VIPTopPercent <= 0 {
+		return h.rules, nil
+	}
+	c, ok := h.cutoffs[tenant]
+	if !ok {
+		var err error
+		if c, err = h.repo.Cutoffs(ctx, tenant); err != nil {
+			return h.rules, err
+		}
+		h.cutoffs[tenant] = c
+	}
+	return h.rules.WithCutoffs(c), nil
 }
 
 // NewApplyEventsHandler checks its dependencies.
@@ -62,12 +82,13 @@ func NewApplyEventsHandler(repo profile.Repository, segments SegmentPublisher, c
 	if repo == nil || segments == nil || cache == nil {
 		return nil, errors.New("app: repository, segment publisher and cache are required")
 	}
-	return &ApplyEventsHandler{repo: repo, segments: segments, cache: cache, rules: rules}, nil
+	return &ApplyEventsHandler{repo: repo, segments: segments, cache: cache, rules: rules, cutoffs: map[string]profile.Amounts{}}, nil
 }
 
 // tenantBatch is the working set of one tenant within a batch.
 type tenantBatch struct {
 	tenant   string
+	rules    profile.Rules
 	changes  profile.Changes
 	loaded   map[string]*profile.Profile // by id
 	index    map[string]string           // identity key -> id
@@ -108,6 +129,10 @@ func (h *ApplyEventsHandler) Handle(ctx context.Context, batch []ApplyEvent) []e
 }
 
 func (h *ApplyEventsHandler) foldTenant(ctx context.Context, tb *tenantBatch, batch []ApplyEvent) error {
+	var err error
+	if tb.rules, err = h.rulesFor(ctx, tb.tenant); err != nil {
+		return err
+	}
 	var keys []string
 	for _, i := range tb.items {
 		for _, id := range batch[i].Event.Identities {
@@ -206,7 +231,7 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profil
 		}
 	}
 	if keep.Apply(e) {
-		for _, c := range keep.UpdateSegments(e.OccurredAt, h.rules) {
+		for _, c := range keep.UpdateSegments(e.OccurredAt, tb.rules) {
 			h.recordSegment(tb, keep, c)
 		}
 	}
@@ -251,6 +276,11 @@ func (h *ApplyEventsHandler) SweepSegments(ctx context.Context, profiles func(co
 	if err != nil {
 		return 0, err
 	}
+	if h.rules.VIPTopPercent > 0 {
+		if err := h.updateCutoffs(ctx, refs); err != nil {
+			return 0, err
+		}
+	}
 	changed := 0
 	for _, ref := range refs {
 		if ctx.Err() != nil {
@@ -263,6 +293,48 @@ func (h *ApplyEventsHandler) SweepSegments(ctx context.Context, profiles func(co
 		changed += n
 	}
 	return changed, nil
+}
+
+// updateCutoffs recomputes every tenant's top-spender cut-offs from the
+// revenues of all its customers, and stores them.
+func (h *ApplyEventsHandler) updateCutoffs(ctx context.Context, refs []ProfileRef) error {
+	revenues := map[string]map[string][]string{} // tenant -> currency -> revenues
+	for _, ref := range refs {
+		h.mu.Lock()
+		p, err := h.repo.Get(ctx, ref.Tenant, ref.ID)
+		var totals []profile.CurrencyTotals
+		if err == nil {
+			totals = p.Commerce().ByCurrency
+		}
+		h.mu.Unlock()
+		if errors.Is(err, profile.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if revenues[ref.Tenant] == nil {
+			revenues[ref.Tenant] = map[string][]string{}
+		}
+		for _, t := range totals {
+			revenues[ref.Tenant][t.Currency] = append(revenues[ref.Tenant][t.Currency], t.Revenue)
+		}
+	}
+	for tenant, byCur := range revenues {
+		c := profile.Amounts{}
+		for cur, rs := range byCur {
+			if v := profile.TopCutoff(rs, h.rules.VIPTopPercent); v != "" {
+				c[cur] = v
+			}
+		}
+		if err := h.repo.SaveCutoffs(ctx, tenant, c); err != nil {
+			return err
+		}
+		h.mu.Lock()
+		h.cutoffs[tenant] = c
+		h.mu.Unlock()
+	}
+	return nil
 }
 
 // ProfileRef names a profile.
@@ -278,7 +350,11 @@ func (h *ApplyEventsHandler) sweepOne(ctx context.Context, ref ProfileRef, now t
 	if err != nil {
 		return 0, err
 	}
-	changes := p.UpdateSegments(now, h.rules)
+	rules, err := h.rulesFor(ctx, ref.Tenant)
+	if err != nil {
+		return 0, err
+	}
+	changes := p.UpdateSegments(now, rules)
 	if len(changes) == 0 {
 		return 0, nil
 	}

@@ -54,7 +54,11 @@ func (q *Queries) CommerceKPIs(ctx context.Context, r KPIRequest) (kpi.CommerceK
 	if err != nil {
 		return kpi.CommerceKPIs{}, err
 	}
-	out := kpi.Commerce(profiles, r.Period, q.now(), q.rules, r.Filter, r.Cohort)
+	rules, err := q.RulesFor(ctx, r.Tenant)
+	if err != nil {
+		return kpi.CommerceKPIs{}, err
+	}
+	out := kpi.Commerce(profiles, r.Period, q.now(), rules, r.Filter, r.Cohort)
 	return out, failed()
 }
 
@@ -65,6 +69,10 @@ func (q *Queries) SupportKPIs(ctx context.Context, r KPIRequest) (kpi.SupportKPI
 	if err != nil {
 		return kpi.SupportKPIs{}, err
 	}
-	out := kpi.Support(profiles, r.Period, q.now(), q.rules, r.Filter)
+	rules, err := q.RulesFor(ctx, r.Tenant)
+	if err != nil {
+		return kpi.SupportKPIs{}, err
+	}
+	out := kpi.Support(profiles, r.Period, q.now(), rules, r.Filter)
 	return out, failed()
 }

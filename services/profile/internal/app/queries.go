@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/bazgasht/bazgasht/services/profile/internal/domain/profile"
@@ -38,6 +39,8 @@ type Store interface {
 	Profiles(ctx context.Context, tenant string) iter.Seq2[*profile.Profile, error]
 	// TenantExists reports whether the tenant has any profile.
 	TenantExists(ctx context.Context, tenant string) (bool, error)
+	// Cutoffs returns the tenant's top-spender cut-offs.
+	Cutoffs(ctx context.Context, tenant string) (profile.Amounts, error)
 }
 
 // Cache is the read-through hot cache in front of Store.
@@ -52,18 +55,50 @@ type Queries struct {
 	cache Cache
 	rules profile.Rules
 	now   func() time.Time
+
+	mu      sync.Mutex
+	cutoffs map[string]cutoffs
 }
+
+// cutoffs are a tenant's top-spender cut-offs as last read.
+type cutoffs struct {
+	c    profile.Amounts
+	read time.Time
+}
+
+// cutoffsMaxAge is how long read cut-offs are trusted; the sweep that
+// changes them runs every few minutes.
+const cutoffsMaxAge = time.Minute
 
 // NewQueries checks its dependencies.
 func NewQueries(store Store, cache Cache, rules profile.Rules, now func() time.Time) (*Queries, error) {
 	if store == nil || cache == nil || now == nil {
 		return nil, errors.New("app: store, cache and clock are required")
 	}
-	return &Queries{store: store, cache: cache, rules: rules, now: now}, nil
+	return &Queries{store: store, cache: cache, rules: rules, now: now, cutoffs: map[string]cutoffs{}}, nil
 }
 
-// Rules are the lifecycle rules reads are computed with.
-func (q *Queries) Rules() profile.Rules { return q.rules }
+// RulesFor are the lifecycle rules reads of tenant are computed with,
+// including its top-spender cut-offs.
+func (q *Queries) RulesFor(ctx context.Context, tenant string) (profile.Rules, error) {
+	if q.rules.VIPTopPercent <= 0 {
+		return q.rules, nil
+	}
+	q.mu.Lock()
+	c, ok := q.cutoffs[tenant]
+	q.mu.Unlock()
+	if !ok || q.now().Sub(c.read) > cutoffsMaxAge {
+		got, err := q.store.Cutoffs(ctx, tenant)
+		if err != nil {
+			return q.rules, err
+		}
+		c = cutoffs{c: got, read: q.now()}
+		q.mu.Lock()
+		q.cutoffs[tenant] = c
+		q.mu.Unlock()
+	}
+	return q.rules.WithCutoffs(c.c), nil
+}
 
 // Now is the clock reads are computed at.
 func (q *Queries) Now() time.Time { return q.now() }

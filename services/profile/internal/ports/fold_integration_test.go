@@ -36,6 +36,7 @@ type svc struct {
 	api    *ports.GRPC
 	repo   *adapters.KVRepository
 	folder *app.ApplyEventsHandler
+	rules  profile.Rules
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -51,7 +52,7 @@ func start(t *testing.T, dupWindow time.Duration) *svc {
 	if err := topology.Ensure(ctx, srv.JS, srv.NC.ConnectedServerVersion(), set); err != nil {
 		t.Fatal(err)
 	}
-	s := &svc{nats: srv}
+	s := &svc{nats: srv, rules: testRules}
 	s.run(t)
 	return s
 }
@@ -76,12 +77,12 @@ func (s *svc) run(t *testing.T) {
 	if s.pub, err = journeystream.NewPublisher(s.nats.NC, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	folder, err := app.NewApplyEventsHandler(s.repo, adapters.NewSegmentPublisher(s.pub), cache, testRules)
+	folder, err := app.NewApplyEventsHandler(s.repo, adapters.NewSegmentPublisher(s.pub), cache, s.rules)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.folder = folder
-	q, err := app.NewQueries(s.repo, cache, testRules, time.Now)
+	q, err := app.NewQueries(s.repo, cache, s.rules, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -576,5 +577,43 @@ func TestKPIsOverTheFoldedProfiles(t *testing.T) {
 		StartTime: timestamppb.New(t0), EndTime: timestamppb.New(t0.Add(-time.Hour)), Granularity: reportv1.Granularity_GRANULARITY_DAY}})
 	if st, _ := status.FromError(err); st.Code() != codes.InvalidArgument || !containsPrefix(st.Message(), "period.end_time") {
 		t.Fatalf("malformed period = %v, want InvalidArgument naming period.end_time", err)
+	}
+}
+
+func TestTopSpendersBecomeVIP(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	// Restart the fold with "top 20% of spenders are VIP" and no threshold.
+	s.stop()
+	s.rules = profile.Rules{NewFor: testRules.NewFor, AtRiskAfter: testRules.AtRiskAfter, ChurnAfter: testRules.ChurnAfter, VIPTopPercent: 20}
+	s.run(t)
+	var evs []*journeyv1.JourneyEvent
+	for i := 1; i <= 10; i++ {
+		evs = append(evs, placed("demo", fmt.Sprintf("o%d", i), fmt.Sprintf("c-%d", i), fmt.Sprint(i), fmt.Sprint(i*100000), i))
+	}
+	s.publish(t, evs...)
+	s.settled(t)
+	if _, err := s.folder.SweepSegments(context.Background(), s.repo.Refs, t0.Add(20*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	s.settled(t)
+	var vips []string
+	for i := 1; i <= 10; i++ {
+		if contains(s.get(t, "demo", byCustomer(fmt.Sprintf("c-%d", i))).GetSegments(), "vip") {
+			vips = append(vips, fmt.Sprintf("c-%d", i))
+		}
+	}
+	if fmt.Sprint(vips) != "[c-9 c-10]" {
+		t.Fatalf("VIPs = %v, want the top 20%%: [c-9 c-10]", vips)
+	}
+	if n := countSegmentEvents(t, s, "demo", "segment.entered", "vip"); n != 2 {
+		t.Fatalf("segment.entered vip announced %d times, want 2", n)
+	}
+	// A new big spender is VIP as soon as the order is folded: the stored
+	// cut-off applies between sweeps.
+	s.publish(t, placed("demo", "o-big", "c-big", "big", "5000000", 30))
+	s.settled(t)
+	if !contains(s.get(t, "demo", byCustomer("c-big")).GetSegments(), "vip") {
+		t.Fatal("a customer above the cut-off is not VIP")
 	}
 }

@@ -71,7 +71,11 @@ func (g *GRPC) GetProfile(ctx context.Context, req *profilev1.GetProfileRequest)
 	if err != nil {
 		return nil, statusOf(err)
 	}
-	return &profilev1.GetProfileResponse{Profile: ProfileToProto(p, g.q.Now(), g.q.Rules())}, nil
+	rules, err := g.q.RulesFor(ctx, req.GetTenant())
+	if err != nil {
+		return nil, statusOf(err)
+	}
+	return &profilev1.GetProfileResponse{Profile: ProfileToProto(p, g.q.Now(), rules)}, nil
 }
 
 // GetTimeline returns a page of the customer's journey events.

@@ -41,8 +41,12 @@ type Config struct {
 	AtRiskAfter time.Duration `env:"PROFILE_AT_RISK_AFTER" envDefault:"1440h"`
 	ChurnAfter  time.Duration `env:"PROFILE_CHURN_AFTER" envDefault:"2160h"`
 	// VIPRevenue is the revenue per currency from which a customer is VIP,
-	// such as "IRT=50000000,USD=1000"; empty: nobody is VIP.
+	// such as "IRT=50000000,USD=1000".
 	VIPRevenue string `env:"PROFILE_VIP_REVENUE"`
+	// VIPTopPercent makes the top spenders VIP: the top N percent of a
+	// tenant's customers by revenue per currency (0: off). With both set, a
+	// customer is VIP from the lower of the two.
+	VIPTopPercent float64 `env:"PROFILE_VIP_TOP_PERCENT" envDefault:"0"`
 	// SweepInterval is how often every profile's segments are re-evaluated
 	// so time-based transitions (at risk, churned) are announced.
 	SweepInterval time.Duration `env:"PROFILE_SEGMENT_SWEEP" envDefault:"10m"`
@@ -58,8 +62,10 @@ type Config struct {
 
 // Rules turns the configuration into the lifecycle rules.
 func (c *Config) Rules() (profile.Rules, error) {
-	r := profile.Rules{NewFor: c.NewFor, AtRiskAfter: c.AtRiskAfter, ChurnAfter: c.ChurnAfter, VIPRevenue: profile.Amounts{}}
+	r := profile.Rules{NewFor: c.NewFor, AtRiskAfter: c.AtRiskAfter, ChurnAfter: c.ChurnAfter, VIPRevenue: profile.Amounts{}, VIPTopPercent: c.VIPTopPercent}
 	switch {
+	case c.VIPTopPercent < 0 || c.VIPTopPercent > 100:
+		return r, errors.New("config: PROFILE_VIP_TOP_PERCENT must be between 0 and 100")
 	case c.AtRiskAfter <= 0 || c.ChurnAfter <= c.AtRiskAfter:
 		return r, errors.New("config: PROFILE_AT_RISK_AFTER must be positive and PROFILE_CHURN_AFTER longer")
 	case c.Batch < 1 || c.Batch > 5000:

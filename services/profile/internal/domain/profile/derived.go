@@ -2,6 +2,7 @@ package profile
 
 import (
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -16,6 +17,46 @@ type Rules struct {
 	AtRiskAfter, ChurnAfter time.Duration
 	// VIPRevenue is the revenue per currency from which a customer is VIP.
 	VIPRevenue Amounts
+	// VIPTopPercent makes the top spenders VIP: the customers whose revenue
+	// in a currency is within the top VIPTopPercent percent of the tenant's
+	// customers (0: off). The cut-off is computed over all customers (see
+	// TopCutoff) and applied with WithCutoffs.
+	VIPTopPercent float64
+}
+
+// WithCutoffs returns the rules with the tenant's top-spender cut-offs
+// added: a customer is VIP from the lower of the configured threshold and
+// the cut-off, per currency.
+func (r Rules) WithCutoffs(cutoffs Amounts) Rules {
+	if len(cutoffs) == 0 {
+		return r
+	}
+	merged := Amounts{}
+	for cur, v := range r.VIPRevenue {
+		merged[cur] = v
+	}
+	for cur, v := range cutoffs {
+		if old, ok := merged[cur]; !ok || Less(v, old) {
+			merged[cur] = v
+		}
+	}
+	r.VIPRevenue = merged
+	return r
+}
+
+// TopCutoff is the revenue from which a customer is among the top percent
+// of revenues: the smallest revenue of the top ceil(n*percent/100)
+// customers (at least one). It is "" for no revenues or a percent outside
+// (0, 100].
+func TopCutoff(revenues []string, percent float64) string {
+	if len(revenues) == 0 || percent <= 0 || percent > 100 {
+		return ""
+	}
+	sorted := slices.Clone(revenues)
+	slices.SortFunc(sorted, func(a, b string) int { return rat(b).Cmp(rat(a)) })
+	k := int(math.Ceil(float64(len(sorted)) * percent / 100))
+	k = max(1, min(k, len(sorted)))
+	return sorted[k-1]
 }
 
 // DefaultRules are the product's defaults: new for 30 days, at risk after

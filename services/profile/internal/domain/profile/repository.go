@@ -43,4 +43,8 @@ type Repository interface {
 	// Rollback forgets every uncommitted change made to profiles Get
 	// returned; the next Get reads the store again.
 	Rollback()
+	// Cutoffs returns the tenant's top-spender cut-offs (nil when none).
+	Cutoffs(ctx context.Context, tenant string) (Amounts, error)
+	// SaveCutoffs stores them.
+	SaveCutoffs(ctx context.Context, tenant string, c Amounts) error
 }
