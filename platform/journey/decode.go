@@ -19,28 +19,36 @@ import (
 // lowerCamelCase names, enums by name, 64-bit integers as strings or
 // numbers, timestamps in RFC 3339). Unknown fields and wrong types are
 // reported with the path of the field at fault, not protojson's offsets.
+//
+// The body is decoded once, by protojson; only a body protojson refuses is
+// walked again to say which field is at fault, so valid events (nearly all
+// of them) pay for one parse.
 func DecodeJSON(data []byte) (*journeyv1.JourneyEvent, Errors) {
+	ev := &journeyv1.JourneyEvent{}
+	err := protojson.Unmarshal(data, ev)
+	if err == nil {
+		return ev, nil
+	}
+	if errs := explain(data); len(errs) > 0 {
+		return nil, errs
+	}
+	return nil, Errors{{Reason: err.Error()}}
+}
+
+// explain walks a body protojson refused and names what is wrong with it.
+func explain(data []byte) Errors {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var raw any
 	if err := dec.Decode(&raw); err != nil {
-		return nil, Errors{{Reason: "body is not valid JSON: " + err.Error()}}
+		return Errors{{Reason: "body is not valid JSON: " + err.Error()}}
 	}
 	if dec.More() {
-		return nil, Errors{{Reason: "body holds more than one JSON value; send one event, or use the batch endpoint"}}
+		return Errors{{Reason: "body holds more than one JSON value; send one event, or use the batch endpoint"}}
 	}
 	var errs Errors
 	checkMessage(&errs, "", raw, (&journeyv1.JourneyEvent{}).ProtoReflect().Descriptor())
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	ev := &journeyv1.JourneyEvent{}
-	if err := protojson.Unmarshal(data, ev); err != nil {
-		// The structural walk above catches what protojson would refuse;
-		// this is a backstop, reported as it comes.
-		return nil, Errors{{Reason: err.Error()}}
-	}
-	return ev, nil
+	return errs
 }
 
 func join(path, name string) string {

@@ -4,6 +4,7 @@
 package ports
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -217,7 +218,7 @@ func (h *HTTP) postBatch(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Events []json.RawMessage `json:"events"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		h.fail(w, http.StatusBadRequest, "invalid_batch", `the body must be {"events": [ ... ]}: `+err.Error(), journey.Errors{{Field: "events", Reason: err.Error()}})
