@@ -42,6 +42,3 @@ func (p *JourneyPublisher) Publish(ctx context.Context, events []*journeyv1.Jour
 	}
 	return out
 }
-
-// ContentType names the encoding of the events this adapter stores.
-const ContentType = journeystream.ContentType

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/bazgasht/bazgasht/platform/journey"
+	"github.com/bazgasht/bazgasht/platform/journeystream"
 	"github.com/bazgasht/bazgasht/platform/natstest"
 	"github.com/bazgasht/bazgasht/platform/topology"
 	"github.com/bazgasht/bazgasht/services/ingest/internal/adapters"
@@ -470,7 +471,7 @@ func BenchmarkJetStreamAsyncPublishCeiling(b *testing.B) {
 		futures = futures[:0]
 		for ; i < b.N && len(futures) < benchCeilingInFlight; i++ {
 			msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
-			msg.Header.Set("Content-Type", adapters.ContentType)
+			msg.Header.Set("Content-Type", journeystream.ContentType)
 			id := journey.MsgID("demo", "ceiling-"+benchRun+"-"+strconv.FormatUint(benchSeq.Add(1), 10))
 			f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(topology.Journey))
 			if err != nil {
