@@ -141,15 +141,20 @@ func settle(ctx context.Context, js jetstream.JetStream, d *Delivery, err error,
 	}
 }
 
-// deadLetter copies msg to cx.<tenant>.deadletter.<durable> with the reason
-// and terminates it. If the copy cannot be stored, the message is left for
-// redelivery rather than lost.
 func deadLetter(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, delivered uint64, reason string, cfg ConsumeConfig, log *slog.Logger) {
+	DeadLetter(ctx, js, msg, delivered, reason, cfg.Durable, cfg.RetryDelay, log)
+}
+
+// DeadLetter copies msg to cx.<tenant>.deadletter.<durable> with the reason
+// and terminates it; the tenant is the subject's second token. If the copy
+// cannot be stored, the message is left for redelivery after retryDelay
+// rather than lost.
+func DeadLetter(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, delivered uint64, reason, durable string, retryDelay time.Duration, log *slog.Logger) {
 	tenant := "unknown"
 	if parts := strings.Split(msg.Subject(), "."); len(parts) > 2 && journey.CheckTenant(parts[1]) == nil {
 		tenant = parts[1]
 	}
-	dl := &nats.Msg{Subject: "cx." + tenant + ".deadletter." + cfg.Durable, Data: msg.Data(), Header: nats.Header{}}
+	dl := &nats.Msg{Subject: "cx." + tenant + ".deadletter." + durable, Data: msg.Data(), Header: nats.Header{}}
 	for k, v := range msg.Headers() {
 		if k != jetstream.MsgIDHeader {
 			dl.Header[k] = v
@@ -157,15 +162,15 @@ func deadLetter(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, 
 	}
 	dl.Header.Set(HeaderDeadReason, reason)
 	dl.Header.Set(HeaderDeadSubject, msg.Subject())
-	dl.Header.Set(HeaderDeadConsumer, cfg.Durable)
+	dl.Header.Set(HeaderDeadConsumer, durable)
 	dl.Header.Set(HeaderDeadDeliveries, strconv.FormatUint(delivered, 10))
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := js.PublishMsg(pctx, dl); err != nil {
-		log.ErrorContext(ctx, "dead-lettering failed; message left for redelivery", "consumer", cfg.Durable, "err", err)
-		_ = msg.NakWithDelay(cfg.RetryDelay)
+		log.ErrorContext(ctx, "dead-lettering failed; message left for redelivery", "consumer", durable, "err", err)
+		_ = msg.NakWithDelay(retryDelay)
 		return
 	}
-	log.WarnContext(ctx, "message dead-lettered", "consumer", cfg.Durable, "subject", msg.Subject(), "reason", reason)
+	log.WarnContext(ctx, "message dead-lettered", "consumer", durable, "subject", msg.Subject(), "reason", reason)
 	_ = msg.Term()
 }

@@ -70,3 +70,23 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		t.Fatalf("JOURNEY subjects = %v", got)
 	}
 }
+
+func TestTriggerTopologyOnThePinnedServer(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t)
+	ctx := context.Background()
+	set := topology.Trigger(topology.Options{})
+	if err := topology.Ensure(ctx, srv.JS, srv.NC.ConnectedServerVersion(), set); err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	if err := set.CheckServer("2.11.9"); err == nil || !strings.Contains(err.Error(), "message schedules (TRIGGER_TIMERS) needs nats-server 2.12.0") {
+		t.Fatalf("CheckServer(2.11.9) = %v, want the schedules requirement named", err)
+	}
+	wq, err := srv.JS.Stream(ctx, topology.NotificationRequests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := wq.Info(ctx); info.Config.Retention != jetstream.WorkQueuePolicy {
+		t.Fatalf("NOTIFICATION_REQUESTS retention = %v, want work queue", info.Config.Retention)
+	}
+}

@@ -30,7 +30,7 @@ const apiKey = "bzk_profile_e2e"
 func TestShopEventsBecomeAProfile(t *testing.T) {
 	t.Parallel()
 	nats := natstest.Start(t)
-	redistest.Client(t) // a real Redis answers (started if installed)
+	prefix := redistest.Prefix(t, redistest.Client(t)) // a real Redis answers (started if installed)
 
 	sum := sha256.Sum256([]byte(apiKey))
 	tenants := filepath.Join(t.TempDir(), "tenants.json")
@@ -42,7 +42,7 @@ func TestShopEventsBecomeAProfile(t *testing.T) {
 		"NATS_URL="+nats.URL, "INGEST_HTTP_ADDR="+apiAddr, "INGEST_GRPC_ADDR="+proctest.FreeAddr(t), "INGEST_ADMIN_ADDR="+ingestAdmin, "INGEST_TENANTS_FILE="+tenants)
 	grpcAddr, profileAdmin := proctest.FreeAddr(t), proctest.FreeAddr(t)
 	profile := proctest.Start(t, proctest.Build(t, "github.com/bazgasht/bazgasht/services/profile/cmd/profile"),
-		"NATS_URL="+nats.URL, "REDIS_URL="+redistest.URL(), "PROFILE_GRPC_ADDR="+grpcAddr, "PROFILE_ADMIN_ADDR="+profileAdmin, "PROFILE_VIP_REVENUE=IRT=2000000")
+		"NATS_URL="+nats.URL, "REDIS_URL="+redistest.URL(), "PROFILE_CACHE_PREFIX="+prefix, "PROFILE_GRPC_ADDR="+grpcAddr, "PROFILE_ADMIN_ADDR="+profileAdmin, "PROFILE_VIP_REVENUE=IRT=2000000")
 	ingest.WaitReady(t, "http://"+ingestAdmin+"/readyz", 20*time.Second)
 	profile.WaitReady(t, "http://"+profileAdmin+"/readyz", 20*time.Second)
 

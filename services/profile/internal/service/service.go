@@ -52,6 +52,9 @@ type Config struct {
 	SweepInterval time.Duration `env:"PROFILE_SEGMENT_SWEEP" envDefault:"10m"`
 	// CacheTTL is how long a profile stays in Redis unread.
 	CacheTTL time.Duration `env:"PROFILE_CACHE_TTL" envDefault:"5m"`
+	// CachePrefix is put before every Redis key, so deployments (or test
+	// runs) sharing one Redis never read each other's entries.
+	CachePrefix string `env:"PROFILE_CACHE_PREFIX"`
 	// Batch is the most events folded and written together.
 	Batch int `env:"PROFILE_BATCH" envDefault:"500"`
 	// StoreTimeout bounds one batch's writes to the store.
@@ -104,7 +107,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer rdb.Close()
 	reg := admin.NewRegistry()
-	cache, err := adapters.NewRedisCache(rdb, cfg.CacheTTL, log, adapters.WithCacheMetrics(reg))
+	cache, err := adapters.NewRedisCache(rdb, cfg.CacheTTL, log, adapters.WithCacheMetrics(reg), adapters.WithCacheKeyPrefix(cfg.CachePrefix))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,162 @@
+package adapters
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bazgasht/bazgasht/platform/topology"
+	"github.com/bazgasht/bazgasht/services/trigger/internal/app"
+)
+
+// KVState keeps the trigger's firing records, firing history per customer
+// and timer stops in the TRIGGER_STATE bucket:
+// <tenant>.f.<firing hash> (the decision and whether it was carried out), <tenant>.h.<customer>.<rule>
+// (firing times, the last 50), <tenant>.x.<timer key hash> (stopped at).
+type KVState struct{ kv jetstream.KeyValue }
+
+// NewKVState opens the bucket.
+func NewKVState(ctx context.Context, js jetstream.JetStream) (*KVState, error) {
+	kv, err := js.KeyValue(ctx, topology.TriggerState)
+	if err != nil {
+		return nil, fmt.Errorf("trigger state: %w", err)
+	}
+	return &KVState{kv: kv}, nil
+}
+
+var _ app.State = (*KVState)(nil)
+
+func hashed(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
+}
+
+func firingKey(tenant, id string) string { return tenant + ".f." + hashed(id) }
+
+// Decided returns a firing's recorded decision.
+func (s *KVState) Decided(ctx context.Context, tenant, firingID string) (app.Decision, bool, error) {
+	e, err := s.kv.Get(ctx, firingKey(tenant, firingID))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return app.Decision{}, false, nil
+	}
+	if err != nil {
+		return app.Decision{}, false, fmt.Errorf("trigger state: %w", err)
+	}
+	var d app.Decision
+	if err := json.Unmarshal(e.Value(), &d); err != nil {
+		return app.Decision{}, false, fmt.Errorf("trigger state: firing record: %w", err)
+	}
+	return d, true, nil
+}
+
+// Decide records a decision once: kv.Create fails when one exists.
+func (s *KVState) Decide(ctx context.Context, tenant, firingID string, d app.Decision) (bool, error) {
+	data, _ := json.Marshal(d)
+	_, err := s.kv.Create(ctx, firingKey(tenant, firingID), data)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrKeyExists):
+		return false, nil
+	}
+	return false, fmt.Errorf("trigger state: decide: %w", err)
+}
+
+// Finish marks a firing done.
+func (s *KVState) Finish(ctx context.Context, tenant, firingID string, d app.Decision) error {
+	data, _ := json.Marshal(d)
+	if _, err := s.kv.Put(ctx, firingKey(tenant, firingID), data); err != nil {
+		return fmt.Errorf("trigger state: finish: %w", err)
+	}
+	return nil
+}
+
+func historyKey(tenant, customerKey, ruleID string) string {
+	if ruleID == "" {
+		ruleID = "_all"
+	}
+	return tenant + ".h." + customerKey + "." + ruleID
+}
+
+// Firings returns the recorded firing times.
+func (s *KVState) Firings(ctx context.Context, tenant, customerKey, ruleID string) ([]time.Time, error) {
+	ts, _, err := s.history(ctx, historyKey(tenant, customerKey, ruleID))
+	return ts, err
+}
+
+func (s *KVState) history(ctx context.Context, key string) ([]time.Time, uint64, error) {
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("trigger state: %w", err)
+	}
+	var ts []time.Time
+	if err := json.Unmarshal(e.Value(), &ts); err != nil {
+		return nil, 0, fmt.Errorf("trigger state: %s: %w", key, err)
+	}
+	return ts, e.Revision(), nil
+}
+
+// RecordFiring appends a firing time (compare-and-set, retried on a race).
+func (s *KVState) RecordFiring(ctx context.Context, tenant, customerKey, ruleID string, at time.Time) error {
+	key := historyKey(tenant, customerKey, ruleID)
+	for attempt := 0; ; attempt++ {
+		ts, rev, err := s.history(ctx, key)
+		if err != nil {
+			return err
+		}
+		ts = append(ts, at)
+		if len(ts) > 50 {
+			ts = ts[len(ts)-50:]
+		}
+		data, _ := json.Marshal(ts)
+		if rev == 0 {
+			_, err = s.kv.Create(ctx, key, data)
+		} else {
+			_, err = s.kv.Update(ctx, key, data, rev)
+		}
+		if err == nil {
+			return nil
+		}
+		if attempt == 5 {
+			return fmt.Errorf("trigger state: record firing: %w", err)
+		}
+	}
+}
+
+func stopKey(tenant, key string) string { return tenant + ".x." + hashed(key) }
+
+// Stop marks a timer key stopped at (the latest stop wins).
+func (s *KVState) Stop(ctx context.Context, tenant, key string, at time.Time) error {
+	cur, err := s.Stopped(ctx, tenant, key)
+	if err != nil {
+		return err
+	}
+	if !cur.IsZero() && cur.After(at) {
+		return nil
+	}
+	if _, err := s.kv.Put(ctx, stopKey(tenant, key), []byte(at.UTC().Format(time.RFC3339Nano))); err != nil {
+		return fmt.Errorf("trigger state: stop: %w", err)
+	}
+	return nil
+}
+
+// Stopped returns when key was stopped, or zero.
+func (s *KVState) Stopped(ctx context.Context, tenant, key string) (time.Time, error) {
+	e, err := s.kv.Get(ctx, stopKey(tenant, key))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("trigger state: %w", err)
+	}
+	return time.Parse(time.RFC3339Nano, string(e.Value()))
+}

@@ -1,0 +1,525 @@
+// Package app is the trigger service's engine: it matches journey events
+// against the tenants' rules, keeps the durable timers of delayed, absence
+// and inactivity rules, applies the controls, and acts, exactly once per
+// firing.
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bazgasht/bazgasht/services/trigger/internal/domain/rule"
+)
+
+// Customer names the customer an event is about.
+type Customer struct {
+	CustomerID  string `json:"customer_id,omitempty"`
+	Email       string `json:"email,omitempty"`
+	Phone       string `json:"phone,omitempty"`
+	AnonymousID string `json:"anonymous_id,omitempty"`
+}
+
+// Key is a stable opaque key for the customer: a hash of their most
+// authoritative identity, so state keys hold no email or phone.
+func (c Customer) Key() string {
+	var id string
+	switch {
+	case c.CustomerID != "":
+		id = "customer_id:" + c.CustomerID
+	case c.Email != "":
+		id = "email:" + strings.ToLower(c.Email)
+	case c.Phone != "":
+		id = "phone:" + c.Phone
+	case c.AnonymousID != "":
+		id = "anonymous_id:" + c.AnonymousID
+	default:
+		return ""
+	}
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:12])
+}
+
+// Event is a journey event as the engine sees it.
+type Event struct {
+	Tenant     string
+	ID         string
+	Type       string
+	OccurredAt time.Time
+	Customer   Customer
+	// Doc is the event's JSON form (proto field names), for conditions,
+	// correlations and templates.
+	Doc map[string]any
+}
+
+// Firing is one rule acting (or held back) for one customer.
+type Firing struct {
+	// ID is derived from the rule, its version and the cause, so a retry or
+	// a duplicate event is the same firing.
+	ID         string
+	Tenant     string
+	Rule       rule.Rule
+	Customer   Customer
+	Cause      Event
+	At         time.Time
+	Suppressed bool
+	// Reason says why it was held back: "cap", "global_cap", "reentry",
+	// "exit", "consent".
+	Reason string
+}
+
+// Timer is a pending wait of a delay, absence or inactivity rule.
+type Timer struct {
+	// Key identifies the wait: a new timer with the same key replaces the
+	// old one; cancelling the key cancels it.
+	Key      string
+	Tenant   string
+	RuleID   string
+	Version  int
+	Customer Customer
+	Cause    Event
+	At       time.Time
+}
+
+// RuleSource gives a tenant's enabled rules, highest priority first.
+type RuleSource interface {
+	Rules(ctx context.Context, tenant string) ([]rule.Rule, error)
+	// Rule returns one version of a rule (for a timer set by it).
+	Rule(ctx context.Context, tenant, id string, version int) (rule.Rule, error)
+}
+
+// ProfileReader returns the customer's profile as a JSON tree (proto field
+// names), or nil when the customer has none yet.
+type ProfileReader interface {
+	Profile(ctx context.Context, tenant string, c Customer) (map[string]any, error)
+}
+
+// Scheduler keeps durable timers.
+type Scheduler interface {
+	// Schedule sets t, replacing a pending timer with the same key.
+	Schedule(ctx context.Context, t Timer) error
+	// Cancel drops the pending timers whose key starts with prefix.
+	Cancel(ctx context.Context, tenant, prefix string) error
+}
+
+// Decision is what was decided about a firing, recorded before acting so
+// that a retry after a failure acts the same way.
+type Decision struct {
+	Suppressed bool   `json:"suppressed,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	Done       bool   `json:"done,omitempty"`
+}
+
+// State keeps what controls and exactly-once need.
+type State interface {
+	// Decided returns the decision recorded for a firing, if any.
+	Decided(ctx context.Context, tenant, firingID string) (Decision, bool, error)
+	// Decide records a firing's decision; false when another was recorded
+	// first (then Decided tells it).
+	Decide(ctx context.Context, tenant, firingID string, d Decision) (bool, error)
+	// Finish marks a firing's actions done.
+	Finish(ctx context.Context, tenant, firingID string, d Decision) error
+	// Firings returns when a customer fired a rule ("" for all rules).
+	Firings(ctx context.Context, tenant, customerKey, ruleID string) ([]time.Time, error)
+	// RecordFiring adds a firing time.
+	RecordFiring(ctx context.Context, tenant, customerKey, ruleID string, at time.Time) error
+	// Stop marks a timer key stopped at; Stopped reports it (zero: not). A
+	// timer whose cause is not after the stop does not fire, whatever order
+	// the start and the stop arrived in.
+	Stop(ctx context.Context, tenant, key string, at time.Time) error
+	Stopped(ctx context.Context, tenant, key string) (time.Time, error)
+}
+
+// Actor carries out a firing's actions and announces it (trigger.fired);
+// a suppressed firing is only announced.
+type Actor interface {
+	Act(ctx context.Context, f Firing) error
+}
+
+// GlobalCap bounds firings per customer across rules.
+type GlobalCap struct {
+	Count  int
+	Window time.Duration
+}
+
+// Engine matches events against rules.
+type Engine struct {
+	rules     RuleSource
+	profiles  ProfileReader
+	timers    Scheduler
+	state     State
+	actor     Actor
+	globalCap GlobalCap
+	now       func() time.Time
+}
+
+// NewEngine checks its dependencies.
+func NewEngine(rules RuleSource, profiles ProfileReader, timers Scheduler, state State, actor Actor, globalCap GlobalCap, now func() time.Time) (*Engine, error) {
+	if rules == nil || profiles == nil || timers == nil || state == nil || actor == nil || now == nil {
+		return nil, errors.New("app: rules, profiles, timers, state, actor and clock are required")
+	}
+	return &Engine{rules: rules, profiles: profiles, timers: timers, state: state, actor: actor, globalCap: globalCap, now: now}, nil
+}
+
+// IsActivity says whether an event type is something the customer did (the
+// profile service's rule): messages, segment changes, firings and tasks are
+// not.
+func IsActivity(typ string) bool {
+	for _, p := range []string{"notification.", "segment.", "trigger.", "task.", "survey.invited", "product.back_in_stock"} {
+		if strings.HasPrefix(typ, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// HandleEvent runs every rule of the event's tenant against it: fires
+// event and segment rules, starts and stops timers.
+func (e *Engine) HandleEvent(ctx context.Context, ev Event) error {
+	key := ev.Customer.Key()
+	if key == "" {
+		return nil // catalog events have no customer to act for
+	}
+	rules, err := e.rules.Rules(ctx, ev.Tenant)
+	if err != nil {
+		return err
+	}
+	doc := rule.Doc{"event": ev.Doc}
+	var candidates []Firing
+	for _, r := range rules {
+		for _, x := range r.Controls.Exit {
+			if matches(x, ev.Type, doc) {
+				if err := e.exit(ctx, ev, key, r); err != nil {
+					return err
+				}
+			}
+		}
+		switch r.Kind {
+		case rule.OnEvent:
+			if matches(*r.Start, ev.Type, doc) {
+				candidates = append(candidates, e.firing(r, ev, ev.ID, ev.OccurredAt))
+			}
+		case rule.SegmentEntry:
+			if ev.Type == "segment.entered" && segmentOf(ev) == r.Segment {
+				candidates = append(candidates, e.firing(r, ev, ev.ID, ev.OccurredAt))
+			}
+		case rule.AfterDelay:
+			if err := e.waitOrStop(ctx, r, ev, key, doc, r.Stop, time.Duration(r.Delay)); err != nil {
+				return err
+			}
+		case rule.Absence:
+			if err := e.waitOrStop(ctx, r, ev, key, doc, []rule.EventMatch{*r.Absent}, time.Duration(r.Within)); err != nil {
+				return err
+			}
+		case rule.Inactivity:
+			if IsActivity(ev.Type) {
+				at := ev.OccurredAt.Add(time.Duration(r.Period))
+				if at.After(e.now()) || r.Controls.FireOverdue {
+					t := Timer{Key: timerKey(r.ID, key, "idle"), Tenant: ev.Tenant, RuleID: r.ID, Version: r.Version, Customer: ev.Customer, Cause: ev, At: at}
+					if err := e.timers.Schedule(ctx, t); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return e.fireAll(ctx, candidates)
+}
+
+func segmentOf(ev Event) string {
+	if s, ok := ev.Doc["segment_entered"].(map[string]any); ok {
+		v, _ := s["segment"].(string)
+		return v
+	}
+	return ""
+}
+
+func matches(m rule.EventMatch, typ string, doc rule.Doc) bool {
+	return m.Type == typ && rule.AllHold(m.Conditions, doc)
+}
+
+// waitOrStop starts a wait on a start event and stops it on a stop event
+// correlated with the start (the same order, that product).
+func (e *Engine) waitOrStop(ctx context.Context, r rule.Rule, ev Event, key string, doc rule.Doc, stops []rule.EventMatch, wait time.Duration) error {
+	if matches(*r.Start, ev.Type, doc) {
+		corr := correlation(r.Correlate, doc, true)
+		tk := timerKey(r.ID, key, corr)
+		at := ev.OccurredAt.Add(wait)
+		if !at.After(e.now()) && !r.Controls.FireOverdue {
+			return nil // its moment passed before the event reached us (imported history)
+		}
+		return e.timers.Schedule(ctx, Timer{Key: tk, Tenant: ev.Tenant, RuleID: r.ID, Version: r.Version, Customer: ev.Customer, Cause: ev, At: at})
+	}
+	for _, s := range stops {
+		if !matches(s, ev.Type, doc) {
+			continue
+		}
+		for _, corr := range correlations(r.Correlate, doc) {
+			tk := timerKey(r.ID, key, corr)
+			if err := e.state.Stop(ctx, ev.Tenant, tk, ev.OccurredAt); err != nil {
+				return err
+			}
+			if err := e.timers.Cancel(ctx, ev.Tenant, tk); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// exit cancels every pending wait of r for the customer and remembers the
+// exit, so a firing caused before it is held back.
+func (e *Engine) exit(ctx context.Context, ev Event, key string, r rule.Rule) error {
+	prefix := timerKey(r.ID, key, "")
+	if err := e.state.Stop(ctx, ev.Tenant, prefix, ev.OccurredAt); err != nil {
+		return err
+	}
+	return e.timers.Cancel(ctx, ev.Tenant, prefix)
+}
+
+// timerKey is "<rule>.<customer>.<correlation>"; a prefix of it (empty
+// correlation) names all of a rule's waits for a customer.
+func timerKey(ruleID, customerKey, corr string) string {
+	k := ruleID + "." + customerKey + "."
+	if corr == "" {
+		return k
+	}
+	sum := sha256.Sum256([]byte(corr))
+	return k + hex.EncodeToString(sum[:8])
+}
+
+// correlation is the start event's correlation value (all paths joined).
+func correlation(cs []rule.Correlation, doc rule.Doc, start bool) string {
+	if len(cs) == 0 {
+		return "any"
+	}
+	var parts []string
+	for _, c := range cs {
+		p := c.Other
+		if start {
+			p = c.Start
+		}
+		vs := rule.Values(doc, p)
+		if len(vs) == 0 {
+			vs = []string{""}
+		}
+		parts = append(parts, vs[0])
+	}
+	return strings.Join(parts, "\x00")
+}
+
+// correlations are the values a stop or absent event correlates with: a
+// path through a list ("items[*]") gives one value per element.
+func correlations(cs []rule.Correlation, doc rule.Doc) []string {
+	if len(cs) == 0 {
+		return []string{"any"}
+	}
+	vals := [][]string{{}}
+	for _, c := range cs {
+		var next [][]string
+		for _, v := range rule.Values(doc, c.Other) {
+			for _, prefix := range vals {
+				next = append(next, append(slices.Clone(prefix), v))
+			}
+		}
+		vals = next
+	}
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = strings.Join(v, "\x00")
+	}
+	return out
+}
+
+func (e *Engine) firing(r rule.Rule, cause Event, causeID string, at time.Time) Firing {
+	id := fmt.Sprintf("%s@%d:%s", r.ID, r.Version, causeID)
+	return Firing{ID: id, Tenant: cause.Tenant, Rule: r, Customer: cause.Customer, Cause: cause, At: at}
+}
+
+// HandleTimer fires the rule whose wait ended, unless the wait was stopped
+// or exited after it was set.
+func (e *Engine) HandleTimer(ctx context.Context, t Timer) error {
+	for _, k := range []string{t.Key, timerKey(t.RuleID, t.Customer.Key(), "")} {
+		stopped, err := e.state.Stopped(ctx, t.Tenant, k)
+		if err != nil {
+			return err
+		}
+		if !stopped.IsZero() && !stopped.Before(t.Cause.OccurredAt) {
+			return nil
+		}
+	}
+	r, err := e.rules.Rule(ctx, t.Tenant, t.RuleID, t.Version)
+	if err != nil {
+		return err
+	}
+	if !r.Enabled {
+		return nil
+	}
+	f := e.firing(r, t.Cause, "timer:"+t.Key+":"+t.Cause.ID, t.At)
+	return e.fireAll(ctx, []Firing{f})
+}
+
+// fireAll checks conditions and controls of candidate firings, highest
+// priority first, and acts on each once.
+func (e *Engine) fireAll(ctx context.Context, candidates []Firing) error {
+	sort.SliceStable(candidates, func(i, j int) bool {
+		return candidates[i].Rule.Controls.Priority > candidates[j].Rule.Controls.Priority
+	})
+	var profile map[string]any
+	loaded := false
+	for _, f := range candidates {
+		doc := rule.Doc{"event": f.Cause.Doc}
+		if needsProfile(f.Rule) {
+			if !loaded {
+				var err error
+				if profile, err = e.profiles.Profile(ctx, f.Tenant, f.Customer); err != nil {
+					return err
+				}
+				loaded = true
+			}
+			doc["profile"] = profile
+		}
+		if !rule.AllHold(f.Rule.Conditions, doc) {
+			continue
+		}
+		if err := e.fire(ctx, f, profile); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func needsProfile(r rule.Rule) bool {
+	for _, c := range r.Conditions {
+		if strings.HasPrefix(c.Path, "profile.") || strings.HasPrefix(c.ValuePath, "profile.") {
+			return true
+		}
+	}
+	for _, a := range r.Actions {
+		if a.Notify != nil || a.Survey != nil {
+			return true // consent is checked on the profile
+		}
+	}
+	return false
+}
+
+// fire acts on a firing exactly once. The decision (act or hold back, and
+// why) is recorded before anything is done; a retry after a failure finds
+// it and repeats the (idempotent) actions; a duplicate finds it done.
+func (e *Engine) fire(ctx context.Context, f Firing, profile map[string]any) error {
+	d, known, err := e.state.Decided(ctx, f.Tenant, f.ID)
+	if err != nil {
+		return err
+	}
+	if known && d.Done {
+		return nil // a duplicate: this firing already acted
+	}
+	if !known {
+		key := f.Customer.Key()
+		if d.Suppressed, d.Reason, err = e.controls(ctx, f, key, profile); err != nil {
+			return err
+		}
+		fresh, err := e.state.Decide(ctx, f.Tenant, f.ID, d)
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			return e.fire(ctx, f, profile) // decided concurrently: follow that decision
+		}
+		if !d.Suppressed {
+			for _, rid := range []string{f.Rule.ID, ""} {
+				if err := e.state.RecordFiring(ctx, f.Tenant, key, rid, f.At); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	f.Suppressed, f.Reason = d.Suppressed, d.Reason
+	if err := e.actor.Act(ctx, f); err != nil {
+		return err
+	}
+	d.Done = true
+	return e.state.Finish(ctx, f.Tenant, f.ID, d)
+}
+
+// controls decides whether a firing is held back, and why.
+func (e *Engine) controls(ctx context.Context, f Firing, key string, profile map[string]any) (bool, string, error) {
+	c := f.Rule.Controls
+	exited, err := e.state.Stopped(ctx, f.Tenant, timerKey(f.Rule.ID, key, ""))
+	if err != nil {
+		return false, "", err
+	}
+	if !exited.IsZero() && !exited.Before(f.Cause.OccurredAt) && len(c.Exit) > 0 {
+		return true, "exit", nil
+	}
+	mine, err := e.state.Firings(ctx, f.Tenant, key, f.Rule.ID)
+	if err != nil {
+		return false, "", err
+	}
+	if len(mine) > 0 && !c.Reentry && c.CapPerCustomer == 0 {
+		return true, "reentry", nil
+	}
+	if c.CapPerCustomer > 0 && countSince(mine, f.At.Add(-time.Duration(c.CapWindow))) >= c.CapPerCustomer {
+		return true, "cap", nil
+	}
+	if e.globalCap.Count > 0 && !c.ExemptFromGlobalCap {
+		all, err := e.state.Firings(ctx, f.Tenant, key, "")
+		if err != nil {
+			return false, "", err
+		}
+		if countSince(all, f.At.Add(-e.globalCap.Window)) >= e.globalCap.Count {
+			return true, "global_cap", nil
+		}
+	}
+	if !consents(f.Rule, profile) {
+		return true, "consent", nil
+	}
+	return false, "", nil
+}
+
+func countSince(ts []time.Time, since time.Time) int {
+	n := 0
+	for _, t := range ts {
+		if !t.Before(since) {
+			n++
+		}
+	}
+	return n
+}
+
+// consents reports whether the customer allows every explicit channel the
+// rule's messages use; "auto" lets the notification service pick one they
+// allow.
+func consents(r rule.Rule, profile map[string]any) bool {
+	granted := map[string]bool{}
+	traits, _ := profile["traits"].(map[string]any)
+	list, _ := traits["consents"].([]any)
+	for _, c := range list {
+		m, _ := c.(map[string]any)
+		ch, _ := m["channel"].(string)
+		g, _ := m["granted"].(bool)
+		granted[strings.ToLower(strings.TrimPrefix(ch, "CHANNEL_"))] = g
+	}
+	for _, a := range r.Actions {
+		ch := ""
+		switch {
+		case a.Notify != nil && !a.Notify.Transactional:
+			ch = a.Notify.Channel
+		case a.Survey != nil && !a.Survey.Transactional:
+			ch = a.Survey.Channel
+		}
+		if ch == "" || ch == "auto" {
+			continue
+		}
+		if g, known := granted[ch]; known && !g {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,507 @@
+package ports_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
+	notificationv1 "github.com/bazgasht/bazgasht/gen/cx/notification/v1"
+	surveyv1 "github.com/bazgasht/bazgasht/gen/cx/survey/v1"
+	"github.com/bazgasht/bazgasht/platform/journeystream"
+	"github.com/bazgasht/bazgasht/platform/natstest"
+	"github.com/bazgasht/bazgasht/platform/proctest"
+	"github.com/bazgasht/bazgasht/platform/redistest"
+	"github.com/bazgasht/bazgasht/platform/topology"
+	"github.com/bazgasht/bazgasht/services/trigger/internal/adapters"
+	"github.com/bazgasht/bazgasht/services/trigger/internal/app"
+	"github.com/bazgasht/bazgasht/services/trigger/internal/domain/rule"
+	"github.com/bazgasht/bazgasht/services/trigger/internal/domain/task"
+	"github.com/bazgasht/bazgasht/services/trigger/internal/ports"
+)
+
+// profileBin is the real profile service, which rules read profiles from.
+var profileBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "trigger-test")
+	if err != nil {
+		panic(err)
+	}
+	profileBin = filepath.Join(dir, "profile")
+	if out, err := exec.Command("go", "build", "-o", profileBin, "github.com/bazgasht/bazgasht/services/profile/cmd/profile").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the profile service: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is the trigger engine over a real in-process nats-server, with the
+// real profile service running beside it.
+type env struct {
+	nats   *natstest.Server
+	pub    *journeystream.Publisher
+	rules    *adapters.RuleStore
+	tasks    *adapters.TaskKVStore
+	profiles *adapters.ProfileClient
+	engine *app.Engine
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newEnv(t *testing.T, rules ...rule.Rule) *env {
+	t.Helper()
+	srv := natstest.Start(t)
+	ctx := context.Background()
+	for _, set := range []topology.Set{topology.Trigger(topology.Options{}), topology.Profile(topology.Options{})} {
+		if err := topology.Ensure(ctx, srv.JS, srv.NC.ConnectedServerVersion(), set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prefix := redistest.Prefix(t, redistest.Client(t))
+	profileAddr, profileAdmin := proctest.FreeAddr(t), proctest.FreeAddr(t)
+	p := proctest.Start(t, profileBin, "NATS_URL="+srv.URL, "REDIS_URL="+redistest.URL(), "PROFILE_CACHE_PREFIX="+prefix,
+		"PROFILE_GRPC_ADDR="+profileAddr, "PROFILE_ADMIN_ADDR="+profileAdmin)
+	p.WaitReady(t, "http://"+profileAdmin+"/readyz", 20*time.Second)
+
+	e := &env{nats: srv}
+	var err error
+	if e.rules, err = adapters.NewRuleStore(ctx, srv.JS, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		if _, err := e.rules.Put(ctx, "demo", r, 0, true); err != nil {
+			t.Fatalf("rule %s: %v", r.ID, err)
+		}
+	}
+	if e.pub, err = journeystream.NewPublisher(srv.NC, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if e.tasks, err = adapters.NewTaskKVStore(ctx, srv.JS); err != nil {
+		t.Fatal(err)
+	}
+	if e.profiles, err = adapters.NewProfileClient(profileAddr); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.profiles.Close() })
+	e.start(t, e.profiles)
+	return e
+}
+
+func (e *env) profileDoc(t *testing.T) (map[string]any, error) {
+	t.Helper()
+	return e.profiles.Profile(context.Background(), "demo", app.Customer{CustomerID: "c-sara"})
+}
+
+func (e *env) start(t *testing.T, profiles app.ProfileReader) {
+	t.Helper()
+	ctx := context.Background()
+	state, err := adapters.NewKVState(ctx, e.nats.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	timers, err := adapters.NewTimerScheduler(ctx, e.nats.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor, err := adapters.NewActor(e.nats.JS, e.pub, e.tasks, adapters.ActorConfig{HTTPTimeout: 5 * time.Second}, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.engine, err = app.NewEngine(e.rules, profiles, timers, state, actor, app.GlobalCap{}, time.Now); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	e.cancel, e.done = cancel, make(chan struct{}, 3)
+	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("TRIGGER_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	go func() { _ = e.rules.Run(cctx); e.done <- struct{}{} }()
+	if err := e.rules.WaitReady(natstest.Context(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	events, err := e.nats.JS.Consumer(ctx, topology.Journey, topology.TriggerConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired, err := e.nats.JS.Consumer(ctx, topology.TriggerTimers, topology.TriggerTimerConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = journeystream.Consume(cctx, e.nats.JS, events, journeystream.ConsumeConfig{Durable: topology.TriggerConsumer, MaxDeliver: topology.TriggerMaxDeliver,
+			Batch: 100, MaxWait: 50 * time.Millisecond, RetryDelay: 100 * time.Millisecond}, ports.EventHandler(e.engine), log)
+		e.done <- struct{}{}
+	}()
+	go func() {
+		_ = ports.ConsumeTimers(cctx, e.nats.JS, fired, ports.TimerConfig{Durable: topology.TriggerTimerConsumer, MaxDeliver: topology.TriggerMaxDeliver,
+			Batch: 100, MaxWait: 50 * time.Millisecond, RetryDelay: 100 * time.Millisecond}, e.engine, log)
+		e.done <- struct{}{}
+	}()
+	t.Cleanup(e.stop)
+}
+
+func (e *env) stop() {
+	if e.cancel != nil {
+		e.cancel()
+		for range 3 {
+			<-e.done
+		}
+		e.cancel = nil
+	}
+}
+
+func (e *env) publish(t *testing.T, evs ...*journeyv1.JourneyEvent) {
+	t.Helper()
+	for i, a := range e.pub.Publish(context.Background(), evs) {
+		if a.Err != nil {
+			t.Fatalf("publish %s: %v", evs[i].GetId(), a.Err)
+		}
+	}
+}
+
+// queued reads every request on a work-queue subject without taking it.
+func queued[M proto.Message](t *testing.T, e *env, stream, subject string, newM func() M) []M {
+	t.Helper()
+	ctx := context.Background()
+	s, err := e.nats.JS.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []M
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil || m.Subject != subject {
+			continue
+		}
+		x := newM()
+		if err := proto.Unmarshal(m.Data, x); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func invitations(t *testing.T, e *env) []*surveyv1.InviteRequest {
+	return queued(t, e, topology.SurveyInvitations, "cx.demo.survey.invite", func() *surveyv1.InviteRequest { return &surveyv1.InviteRequest{} })
+}
+
+func notifications(t *testing.T, e *env) []*notificationv1.SendRequest {
+	return queued(t, e, topology.NotificationRequests, "cx.demo.notification.send", func() *notificationv1.SendRequest { return &notificationv1.SendRequest{} })
+}
+
+// firings reads every trigger.fired event of tenant demo.
+func firings(t *testing.T, e *env) []*journeyv1.TriggerFired {
+	t.Helper()
+	ctx := context.Background()
+	c, err := e.nats.JS.OrderedConsumer(ctx, topology.Journey, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"cx.demo.journey.trigger.fired"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*journeyv1.TriggerFired
+	for {
+		msgs, err := c.FetchNoWait(100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range msgs.Messages() {
+			n++
+			ev := &journeyv1.JourneyEvent{}
+			if err := proto.Unmarshal(m.Data(), ev); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, ev.GetTriggerFired())
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+// eventually polls cond until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// settled waits until both trigger consumers have processed everything.
+func (e *env) settled(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	eventually(t, 15*time.Second, "trigger consumers settle", func() bool {
+		for _, c := range []struct{ stream, durable string }{{topology.Journey, topology.TriggerConsumer}, {topology.TriggerTimers, topology.TriggerTimerConsumer}} {
+			cons, err := e.nats.JS.Consumer(ctx, c.stream, c.durable)
+			if err != nil {
+				return false
+			}
+			info, err := cons.Info(ctx)
+			if err != nil || info.NumPending > 0 || info.NumAckPending > 0 || info.NumRedelivered > 0 || info.AckFloor.Stream < info.Delivered.Stream {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+var sara = &journeyv1.Customer{CustomerId: "c-sara", Phone: "+989121234567"}
+
+func ev(id, typ string, at time.Time) *journeyv1.JourneyEvent {
+	return &journeyv1.JourneyEvent{Id: id, Tenant: "demo", Type: typ, Customer: sara, OccurredAt: timestamppb.New(at), ReceivedAt: timestamppb.Now(), Source: "api"}
+}
+
+func delivered(id, order string, at time.Time) *journeyv1.JourneyEvent {
+	e := ev(id, "order.delivered", at)
+	e.Payload = &journeyv1.JourneyEvent_OrderDelivered{OrderDelivered: &journeyv1.OrderDelivered{OrderId: order}}
+	return e
+}
+
+func refunded(id, order string, at time.Time) *journeyv1.JourneyEvent {
+	e := ev(id, "order.refunded", at)
+	e.Payload = &journeyv1.JourneyEvent_OrderRefunded{OrderRefunded: &journeyv1.OrderRefunded{OrderId: order, Amount: &journeyv1.Money{Currency: "IRT", Amount: "1"}}}
+	return e
+}
+
+func dur(d time.Duration) rule.Duration { return rule.Duration(d) }
+
+func satisfactionRule(delay time.Duration) rule.Rule {
+	return rule.Rule{ID: "satisfaction", Name: "Satisfaction check after delivery", Enabled: true, Kind: rule.AfterDelay,
+		Start: &rule.EventMatch{Type: "order.delivered"}, Delay: dur(delay),
+		Stop:      []rule.EventMatch{{Type: "order.refunded"}, {Type: "order.cancelled"}},
+		Correlate: []rule.Correlation{{Start: "event.order_delivered.order_id", Other: "event.order_refunded.order_id"}},
+		Actions:   []rule.Action{{Survey: &rule.SurveyAction{SurveyID: "csat-delivery", Channel: "auto"}}}}
+}
+
+func TestDelayRuleFiresAfterTheDelayUnlessStopped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, satisfactionRule(2*time.Second))
+	now := time.Now()
+	e.publish(t, delivered("d1", "1001", now), delivered("d2", "1002", now), refunded("r2", "1002", now.Add(time.Second)))
+	e.settled(t)
+	if n := len(invitations(t, e)); n != 0 {
+		t.Fatalf("%d invitations before the delay passed, want 0", n)
+	}
+	eventually(t, 10*time.Second, "satisfaction survey after the delay", func() bool { return len(invitations(t, e)) >= 1 })
+	e.settled(t)
+	inv := invitations(t, e)
+	if len(inv) != 1 || inv[0].GetSurveyId() != "csat-delivery" || inv[0].GetTouchpoint() != "order:1001" || inv[0].GetCustomer().GetCustomerId() != "c-sara" {
+		t.Fatalf("invitations = %v, want one csat-delivery for order:1001 (order 1002 was refunded)", inv)
+	}
+	if late := time.Since(now); late > 2*time.Second+1500*time.Millisecond {
+		t.Logf("fired %v after the delivery (2 s delay)", late)
+	}
+	f := firings(t, e)
+	if len(f) != 1 || f[0].GetRuleId() != "satisfaction" || f[0].GetRuleVersion() != 1 || f[0].GetSuppressed() {
+		t.Fatalf("trigger.fired = %v", f)
+	}
+}
+
+func TestImportedHistoryDoesNotFireStaleTimers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, satisfactionRule(7*24*time.Hour))
+	e.publish(t, delivered("old", "900", time.Now().Add(-30*24*time.Hour)))
+	e.settled(t)
+	pending, err := adaptersPending(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending != 0 || len(invitations(t, e)) != 0 {
+		t.Fatalf("a delivery 30 days old set %d timers and %d invitations; want none", pending, len(invitations(t, e)))
+	}
+}
+
+func adaptersPending(e *env) (uint64, error) {
+	s, err := adapters.NewTimerScheduler(context.Background(), e.nats.JS)
+	if err != nil {
+		return 0, err
+	}
+	return s.Pending(context.Background())
+}
+
+func TestTimerSurvivesARestartAndFiresOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, satisfactionRule(2*time.Second))
+	e.publish(t, delivered("d1", "1001", time.Now()))
+	e.settled(t)
+	if n, _ := adaptersPending(e); n != 1 {
+		t.Fatalf("pending timers = %d, want 1", n)
+	}
+	e.stop() // the trigger service goes down with the timer pending ...
+	eventually(t, 10*time.Second, "the timer fires while the service is down", func() bool {
+		n, err := adaptersPending(e)
+		return err == nil && n == 0
+	})
+	e.start(t, e.profiles) // ... and finds the fired timer when it is back
+
+	eventually(t, 10*time.Second, "the timer fires after the restart", func() bool { return len(invitations(t, e)) == 1 })
+	e.settled(t)
+	if n := len(invitations(t, e)); n != 1 {
+		t.Fatalf("%d invitations, want exactly 1", n)
+	}
+}
+
+func TestDuplicateEventsFireOnce(t *testing.T) {
+	t.Parallel()
+	detractor := rule.Rule{ID: "detractor-task", Name: "Detractor follow-up", Enabled: true, Kind: rule.OnEvent,
+		Start: &rule.EventMatch{Type: "survey.responded", Conditions: []rule.Condition{
+			{Path: "event.survey_responded.kind", Op: rule.Eq, Values: []string{"SURVEY_KIND_NPS"}},
+			{Path: "event.survey_responded.score", Op: rule.Lte, Values: []string{"6"}}}},
+		Actions:  []rule.Action{{Task: &rule.TaskAction{Reason: "NPS detractor: call the customer", Priority: "high", DueIn: dur(time.Hour)}}},
+		Controls: rule.Controls{ExemptFromGlobalCap: true, Reentry: true}}
+	e := newEnv(t, detractor)
+	resp := ev("nps-1", "survey.responded", time.Now())
+	resp.Payload = &journeyv1.JourneyEvent_SurveyResponded{SurveyResponded: &journeyv1.SurveyResponded{SurveyId: "nps", Kind: journeyv1.SurveyKind_SURVEY_KIND_NPS, Score: 3}}
+	e.publish(t, resp)
+	// The same event again past JetStream's deduplication: stored twice.
+	data, _ := proto.Marshal(resp)
+	if _, err := e.nats.JS.Publish(context.Background(), "cx.demo.journey.survey.responded", data); err != nil {
+		t.Fatal(err)
+	}
+	e.settled(t)
+	tasks, _, err := e.tasks.List(context.Background(), "demo", task.Filter{}, 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 1 || tasks[0].Priority != "high" || tasks[0].State != task.Open || tasks[0].RuleID != "detractor-task" {
+		t.Fatalf("tasks = %+v, want one open high-priority detractor task", tasks)
+	}
+	if f := firings(t, e); len(f) != 1 {
+		t.Fatalf("trigger.fired %d times, want once", len(f))
+	}
+}
+
+func TestCapSuppressesAndSaysWhy(t *testing.T) {
+	t.Parallel()
+	csat := rule.Rule{ID: "csat-support", Name: "CSAT after a ticket", Enabled: true, Kind: rule.OnEvent,
+		Start:    &rule.EventMatch{Type: "ticket.resolved"},
+		Actions:  []rule.Action{{Survey: &rule.SurveyAction{SurveyID: "csat-support", Transactional: true}}},
+		Controls: rule.Controls{CapPerCustomer: 1, CapWindow: dur(24 * time.Hour)}}
+	e := newEnv(t, csat)
+	for i, tk := range []string{"77", "78"} {
+		r := ev(fmt.Sprintf("res-%d", i), "ticket.resolved", time.Now())
+		r.Payload = &journeyv1.JourneyEvent_TicketResolved{TicketResolved: &journeyv1.TicketResolved{TicketId: tk}}
+		e.publish(t, r)
+	}
+	e.settled(t)
+	f := firings(t, e)
+	if len(f) != 2 || f[0].GetSuppressed() || !f[1].GetSuppressed() || f[1].GetSuppressionReason() != "cap" {
+		t.Fatalf("firings = %v, want one acting and one suppressed by the cap", f)
+	}
+	if inv := invitations(t, e); len(inv) != 1 || inv[0].GetTouchpoint() != "ticket:77" {
+		t.Fatalf("invitations = %v, want only ticket:77", inv)
+	}
+}
+
+func TestAbsenceRuleFiresOnlyForTheProductNotBought(t *testing.T) {
+	t.Parallel()
+	discount := rule.Rule{ID: "viewed-discount", Name: "Discount for a product viewed and not bought", Enabled: true, Kind: rule.Absence,
+		Start: &rule.EventMatch{Type: "product.viewed"}, Absent: &rule.EventMatch{Type: "order.placed"}, Within: dur(2 * time.Second),
+		Correlate: []rule.Correlation{{Start: "event.product_viewed.product.product_id", Other: "event.order_placed.items[*].product.product_id"}},
+		Actions:   []rule.Action{{Notify: &rule.NotifyAction{Template: "viewed-discount", Variables: map[string]string{"product_id": "{event.product_viewed.product.product_id}"}}}}}
+	e := newEnv(t, discount)
+	now := time.Now()
+	view := func(id, product string) *journeyv1.JourneyEvent {
+		v := ev(id, "product.viewed", now)
+		v.Payload = &journeyv1.JourneyEvent_ProductViewed{ProductViewed: &journeyv1.ProductViewed{Product: &journeyv1.Product{ProductId: product}}}
+		return v
+	}
+	order := ev("o1", "order.placed", now.Add(500*time.Millisecond))
+	order.Payload = &journeyv1.JourneyEvent_OrderPlaced{OrderPlaced: &journeyv1.OrderPlaced{OrderId: "5", Total: &journeyv1.Money{Currency: "IRT", Amount: "10"},
+		Items: []*journeyv1.LineItem{{Product: &journeyv1.Product{ProductId: "tea"}, Quantity: 1}}}}
+	e.publish(t, view("v1", "tea"), view("v2", "saffron"), order)
+	eventually(t, 10*time.Second, "the discount for saffron", func() bool { return len(notifications(t, e)) >= 1 })
+	e.settled(t)
+	n := notifications(t, e)
+	if len(n) != 1 || n[0].GetTemplateId() != "viewed-discount" || n[0].GetVariables()["product_id"] != "saffron" {
+		t.Fatalf("notifications = %v, want one viewed-discount for saffron (tea was bought)", n)
+	}
+}
+
+func TestInactivityFiresAtTheMomentNotAtTheNextEvent(t *testing.T) {
+	t.Parallel()
+	winback := rule.Rule{ID: "winback", Name: "Win-back after silence", Enabled: true, Kind: rule.Inactivity, Period: dur(2 * time.Second),
+		Actions: []rule.Action{{Notify: &rule.NotifyAction{Template: "winback", Channel: "auto"}}}}
+	e := newEnv(t, winback)
+	v := ev("act-1", "cart.updated", time.Now())
+	v.Payload = &journeyv1.JourneyEvent_CartUpdated{CartUpdated: &journeyv1.CartUpdated{CartId: "k"}}
+	e.publish(t, v)
+	eventually(t, 10*time.Second, "win-back after 2 s of silence", func() bool { return len(notifications(t, e)) == 1 })
+	e.settled(t)
+	if n := notifications(t, e); len(n) != 1 || n[0].GetTemplateId() != "winback" {
+		t.Fatalf("notifications = %v", n)
+	}
+}
+
+func TestSegmentEntryFires(t *testing.T) {
+	t.Parallel()
+	vip := rule.Rule{ID: "vip-welcome", Name: "VIP welcome", Enabled: true, Kind: rule.SegmentEntry, Segment: "vip",
+		Actions: []rule.Action{{Notify: &rule.NotifyAction{Template: "vip-welcome"}}}}
+	e := newEnv(t, vip)
+	entered := ev("segment:p1:vip:entered:1", "segment.entered", time.Now())
+	entered.Source = "profile"
+	entered.Payload = &journeyv1.JourneyEvent_SegmentEntered{SegmentEntered: &journeyv1.SegmentEntered{Segment: "vip"}}
+	other := ev("segment:p1:repeat:entered:1", "segment.entered", time.Now())
+	other.Payload = &journeyv1.JourneyEvent_SegmentEntered{SegmentEntered: &journeyv1.SegmentEntered{Segment: "repeat"}}
+	e.publish(t, entered, other)
+	e.settled(t)
+	if n := notifications(t, e); len(n) != 1 || n[0].GetTemplateId() != "vip-welcome" {
+		t.Fatalf("notifications = %v, want one vip-welcome", n)
+	}
+}
+
+func TestProfileConditionsReadTheProfile(t *testing.T) {
+	t.Parallel()
+	bigOrder := rule.Rule{ID: "big-order", Name: "Thanks for a bigger order than usual", Enabled: true, Kind: rule.OnEvent,
+		Start: &rule.EventMatch{Type: "order.placed"},
+		Conditions: []rule.Condition{{Path: "event.order_placed.total.amount", Op: rule.Gt,
+			ValuePath: "profile.commerce.by_currency[currency=IRT].average_order_value.amount", Factor: "2"}},
+		Actions: []rule.Action{{Notify: &rule.NotifyAction{Template: "big-order-thanks"}}}}
+	e := newEnv(t, bigOrder)
+	placed := func(id, amount string, at time.Time) *journeyv1.JourneyEvent {
+		o := ev(id, "order.placed", at)
+		o.Payload = &journeyv1.JourneyEvent_OrderPlaced{OrderPlaced: &journeyv1.OrderPlaced{OrderId: id, Total: &journeyv1.Money{Currency: "IRT", Amount: amount}}}
+		return o
+	}
+	base := time.Now().Add(-time.Hour)
+	e.publish(t, placed("o1", "100000", base), placed("o2", "100000", base.Add(time.Minute)))
+	e.settled(t)
+	// The profile service folds the two orders (AOV 100000) ...
+	eventually(t, 10*time.Second, "the profile shows two orders", func() bool {
+		doc, err := e.profileDoc(t)
+		if err != nil || doc == nil {
+			return false
+		}
+		c, _ := doc["commerce"].(map[string]any)
+		return fmt.Sprint(c["order_count"]) == "2"
+	})
+	// ... so 150000 is not "more than twice the usual", 250000 is.
+	e.publish(t, placed("o3", "150000", time.Now()), placed("o4", "250000", time.Now()))
+	e.settled(t)
+	eventually(t, 10*time.Second, "a thank-you for the big order", func() bool { return len(notifications(t, e)) >= 1 })
+	if n := notifications(t, e); len(n) != 1 {
+		t.Fatalf("notifications = %d, want 1 (only the order above twice the AOV)", len(n))
+	}
+}
