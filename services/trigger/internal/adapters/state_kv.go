@@ -160,3 +160,45 @@ func (s *KVState) Stopped(ctx context.Context, tenant, key string) (time.Time, e
 	}
 	return time.Parse(time.RFC3339Nano, string(e.Value()))
 }
+
+func buyerPrefix(tenant, productID string) string { return tenant + ".b." + hashed(productID) + "." }
+
+// AddBuyer records a customer who bought a product, under
+// <tenant>.b.<product hash>.<customer key>.
+func (s *KVState) AddBuyer(ctx context.Context, tenant, productID string, c app.Customer) error {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.kv.Put(ctx, buyerPrefix(tenant, productID)+c.Key(), data); err != nil {
+		return fmt.Errorf("trigger state: buyer: %w", err)
+	}
+	return nil
+}
+
+// Buyers lists the customers who bought a product.
+func (s *KVState) Buyers(ctx context.Context, tenant, productID string) ([]app.Customer, error) {
+	lister, err := s.kv.ListKeysFiltered(ctx, buyerPrefix(tenant, productID)+"*")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("trigger state: buyers: %w", err)
+	}
+	defer func() { _ = lister.Stop() }()
+	var out []app.Customer
+	for key := range lister.Keys() {
+		e, err := s.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("trigger state: %w", err)
+		}
+		var c app.Customer
+		if json.Unmarshal(e.Value(), &c) == nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}

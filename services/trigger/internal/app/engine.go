@@ -134,6 +134,10 @@ type State interface {
 	// the start and the stop arrived in.
 	Stop(ctx context.Context, tenant, key string, at time.Time) error
 	Stopped(ctx context.Context, tenant, key string) (time.Time, error)
+	// AddBuyer records that a customer bought a product; Buyers lists them.
+	// Catalog events (a product back in stock) reach customers through it.
+	AddBuyer(ctx context.Context, tenant, productID string, c Customer) error
+	Buyers(ctx context.Context, tenant, productID string) ([]Customer, error)
 }
 
 // Actor carries out a firing's actions and announces it (trigger.fired);
@@ -184,11 +188,18 @@ func IsActivity(typ string) bool {
 func (e *Engine) HandleEvent(ctx context.Context, ev Event) error {
 	key := ev.Customer.Key()
 	if key == "" {
-		return nil // catalog events have no customer to act for
+		return e.fanOut(ctx, ev)
 	}
 	rules, err := e.rules.Rules(ctx, ev.Tenant)
 	if err != nil {
 		return err
+	}
+	if ev.Type == "order.placed" {
+		for _, p := range rule.Values(rule.Doc{"event": ev.Doc}, "event.order_placed.items[*].product.product_id") {
+			if err := e.state.AddBuyer(ctx, ev.Tenant, p, ev.Customer); err != nil {
+				return err
+			}
+		}
 	}
 	doc := rule.Doc{"event": ev.Doc}
 	var candidates []Firing
@@ -230,6 +241,47 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) error {
 		}
 	}
 	return e.fireAll(ctx, candidates)
+}
+
+// fanOut hands a catalog event (no customer: a product back in stock) to
+// the event rules that wait for it, once for each customer who bought the
+// product; the rules' conditions narrow it further (e.g. to customers whose
+// profile lists it among their favourites).
+func (e *Engine) fanOut(ctx context.Context, ev Event) error {
+	products := rule.Values(rule.Doc{"event": ev.Doc}, "event.product_back_in_stock.product.product_id")
+	if len(products) == 0 {
+		return nil
+	}
+	rules, err := e.rules.Rules(ctx, ev.Tenant)
+	if err != nil {
+		return err
+	}
+	var waiting []rule.Rule
+	doc := rule.Doc{"event": ev.Doc}
+	for _, r := range rules {
+		if r.Kind == rule.OnEvent && matches(*r.Start, ev.Type, doc) {
+			waiting = append(waiting, r)
+		}
+	}
+	if len(waiting) == 0 {
+		return nil
+	}
+	buyers, err := e.state.Buyers(ctx, ev.Tenant, products[0])
+	if err != nil {
+		return err
+	}
+	for _, c := range buyers {
+		personal := ev
+		personal.Customer = c
+		var candidates []Firing
+		for _, r := range waiting {
+			candidates = append(candidates, e.firing(r, personal, ev.ID+":"+c.Key(), ev.OccurredAt))
+		}
+		if err := e.fireAll(ctx, candidates); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func segmentOf(ev Event) string {

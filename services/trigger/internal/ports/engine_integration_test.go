@@ -505,3 +505,41 @@ func TestProfileConditionsReadTheProfile(t *testing.T) {
 		t.Fatalf("notifications = %d, want 1 (only the order above twice the AOV)", len(n))
 	}
 }
+
+func TestBackInStockReachesTheCustomersWhoseFavouriteItIs(t *testing.T) {
+	t.Parallel()
+	back := rule.Rule{ID: "back-in-stock", Name: "Your favourite is back", Enabled: true, Kind: rule.OnEvent,
+		Start: &rule.EventMatch{Type: "product.back_in_stock"},
+		Conditions: []rule.Condition{{Path: "profile.commerce.favourite_product_ids", Op: rule.Contains,
+			ValuePath: "event.product_back_in_stock.product.product_id"}},
+		Actions: []rule.Action{{Notify: &rule.NotifyAction{Template: "back-in-stock", Variables: map[string]string{"product_id": "{event.product_back_in_stock.product.product_id}"}}}}}
+	e := newEnv(t, back)
+	order := func(id string, c *journeyv1.Customer, products ...string) *journeyv1.JourneyEvent {
+		o := ev(id, "order.placed", time.Now().Add(-time.Hour))
+		o.Customer = c
+		var items []*journeyv1.LineItem
+		for _, p := range products {
+			items = append(items, &journeyv1.LineItem{Product: &journeyv1.Product{ProductId: p}, Quantity: 1})
+		}
+		o.Payload = &journeyv1.JourneyEvent_OrderPlaced{OrderPlaced: &journeyv1.OrderPlaced{OrderId: id, Total: &journeyv1.Money{Currency: "IRT", Amount: "10"}, Items: items}}
+		return o
+	}
+	ali := &journeyv1.Customer{CustomerId: "c-ali"}
+	// Sara's favourites include saffron; Ali bought saffron too, but the
+	// other six products he bought more push it out of his top five.
+	e.publish(t, order("s1", sara, "saffron"), order("a1", ali, "saffron", "p1", "p2", "p3", "p4", "p5"), order("a2", ali, "p1", "p2", "p3", "p4", "p5"))
+	e.settled(t)
+	eventually(t, 10*time.Second, "the profile service folds both customers", func() bool {
+		d, err := e.profiles.Profile(context.Background(), "demo", app.Customer{CustomerID: "c-ali"})
+		c, _ := d["commerce"].(map[string]any)
+		return err == nil && fmt.Sprint(c["order_count"]) == "2"
+	})
+	restock := &journeyv1.JourneyEvent{Id: "restock-1", Tenant: "demo", Type: "product.back_in_stock", OccurredAt: timestamppb.Now(), Source: "api",
+		Payload: &journeyv1.JourneyEvent_ProductBackInStock{ProductBackInStock: &journeyv1.ProductBackInStock{Product: &journeyv1.Product{ProductId: "saffron"}}}}
+	e.publish(t, restock)
+	e.settled(t)
+	n := notifications(t, e)
+	if len(n) != 1 || n[0].GetCustomer().GetCustomerId() != "c-sara" || n[0].GetVariables()["product_id"] != "saffron" {
+		t.Fatalf("notifications = %v, want one back-in-stock for Sara only", n)
+	}
+}
