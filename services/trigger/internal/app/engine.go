@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -300,8 +299,11 @@ func matches(m rule.EventMatch, typ string, doc rule.Doc) bool {
 // correlated with the start (the same order, that product).
 func (e *Engine) waitOrStop(ctx context.Context, r rule.Rule, ev Event, key string, doc rule.Doc, stops []rule.EventMatch, wait time.Duration) error {
 	if matches(*r.Start, ev.Type, doc) {
-		corr := correlation(r.Correlate, doc, true)
-		tk := timerKey(r.ID, key, corr)
+		corr, ok := rule.StartKey(r.Correlate, doc)
+		if !ok {
+			return nil // nothing to correlate a stop with: the rule's path names nothing here
+		}
+		tk := timerKey(r.ID, key, "k"+corr)
 		at := ev.OccurredAt.Add(wait)
 		if !at.After(e.now()) && !r.Controls.FireOverdue {
 			return nil // its moment passed before the event reached us (imported history)
@@ -312,8 +314,8 @@ func (e *Engine) waitOrStop(ctx context.Context, r rule.Rule, ev Event, key stri
 		if !matches(s, ev.Type, doc) {
 			continue
 		}
-		for _, corr := range correlations(r.Correlate, doc) {
-			tk := timerKey(r.ID, key, corr)
+		for _, corr := range rule.OtherKeys(r.Correlate, doc) {
+			tk := timerKey(r.ID, key, "k"+corr)
 			if err := e.state.Stop(ctx, ev.Tenant, tk, ev.OccurredAt); err != nil {
 				return err
 			}
@@ -344,49 +346,6 @@ func timerKey(ruleID, customerKey, corr string) string {
 	}
 	sum := sha256.Sum256([]byte(corr))
 	return k + hex.EncodeToString(sum[:8])
-}
-
-// correlation is the start event's correlation value (all paths joined).
-func correlation(cs []rule.Correlation, doc rule.Doc, start bool) string {
-	if len(cs) == 0 {
-		return "any"
-	}
-	var parts []string
-	for _, c := range cs {
-		p := c.Other
-		if start {
-			p = c.Start
-		}
-		vs := rule.Values(doc, p)
-		if len(vs) == 0 {
-			vs = []string{""}
-		}
-		parts = append(parts, vs[0])
-	}
-	return strings.Join(parts, "\x00")
-}
-
-// correlations are the values a stop or absent event correlates with: a
-// path through a list ("items[*]") gives one value per element.
-func correlations(cs []rule.Correlation, doc rule.Doc) []string {
-	if len(cs) == 0 {
-		return []string{"any"}
-	}
-	vals := [][]string{{}}
-	for _, c := range cs {
-		var next [][]string
-		for _, v := range rule.Values(doc, c.Other) {
-			for _, prefix := range vals {
-				next = append(next, append(slices.Clone(prefix), v))
-			}
-		}
-		vals = next
-	}
-	out := make([]string, len(vals))
-	for i, v := range vals {
-		out[i] = strings.Join(v, "\x00")
-	}
-	return out
 }
 
 func (e *Engine) firing(r rule.Rule, cause Event, causeID string, at time.Time) Firing {

@@ -44,7 +44,9 @@ func EventHandler(e Engine) journeystream.Handler {
 // ToEvent converts a journey event for the engine: its JSON form (proto
 // field names) is what conditions and correlations read.
 func ToEvent(ev *journeyv1.JourneyEvent) (app.Event, error) {
-	data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(ev)
+	// Zero values are written out: an NPS of 0 must read as 0, not as a
+	// missing score.
+	data, err := protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true}.Marshal(ev)
 	if err != nil {
 		return app.Event{}, err
 	}

@@ -50,14 +50,14 @@ func TestMain(m *testing.M) {
 // env is the trigger engine over a real in-process nats-server, with the
 // real profile service running beside it.
 type env struct {
-	nats   *natstest.Server
-	pub    *journeystream.Publisher
+	nats     *natstest.Server
+	pub      *journeystream.Publisher
 	rules    *adapters.RuleStore
 	tasks    *adapters.TaskKVStore
 	profiles *adapters.ProfileClient
-	engine *app.Engine
-	cancel context.CancelFunc
-	done   chan struct{}
+	engine   *app.Engine
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 func newEnv(t *testing.T, rules ...rule.Rule) *env {
@@ -372,8 +372,9 @@ func TestDuplicateEventsFireOnce(t *testing.T) {
 		Actions:  []rule.Action{{Task: &rule.TaskAction{Reason: "NPS detractor: call the customer", Priority: "high", DueIn: dur(time.Hour)}}},
 		Controls: rule.Controls{ExemptFromGlobalCap: true, Reentry: true}}
 	e := newEnv(t, detractor)
+	// A score of 0, the lowest: zero values must reach the conditions.
 	resp := ev("nps-1", "survey.responded", time.Now())
-	resp.Payload = &journeyv1.JourneyEvent_SurveyResponded{SurveyResponded: &journeyv1.SurveyResponded{SurveyId: "nps", Kind: journeyv1.SurveyKind_SURVEY_KIND_NPS, Score: 3}}
+	resp.Payload = &journeyv1.JourneyEvent_SurveyResponded{SurveyResponded: &journeyv1.SurveyResponded{SurveyId: "nps", Kind: journeyv1.SurveyKind_SURVEY_KIND_NPS, Score: 0}}
 	e.publish(t, resp)
 	// The same event again past JetStream's deduplication: stored twice.
 	data, _ := proto.Marshal(resp)

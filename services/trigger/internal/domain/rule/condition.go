@@ -250,8 +250,8 @@ func startPaths(cs []Correlation) []string {
 // several values gives them joined by ", "; a missing one gives "". "{{"
 // and "}}" write literal braces.
 func Expand(template string, d Doc) string {
-	if !strings.ContainsAny(template, "{}") {
-		return template
+	if !strings.ContainsAny(template, "{}") || checkTemplate(template) != nil {
+		return template // a malformed one (Validate refuses it) as written
 	}
 	var b strings.Builder
 	_ = walkTemplate(template, func(lit string, path string) {
@@ -416,7 +416,7 @@ func contains(l, r any) bool {
 		if !ok {
 			return false
 		}
-		_, has := field(x, s)
+		_, has := member(x, s)
 		return has
 	}
 	return false
@@ -748,11 +748,11 @@ func eval(d Doc, steps []step) (vals []any, multi bool) {
 				if list, ok := v.([]any); ok {
 					multi = true
 					for _, e := range list {
-						if x, ok := field(e, s.key); ok {
+						if x, ok := member(e, s.key); ok {
 							next = append(next, x)
 						}
 					}
-				} else if x, ok := field(v, s.key); ok {
+				} else if x, ok := member(v, s.key); ok {
 					next = append(next, x)
 				}
 			case stepIndex:
@@ -784,8 +784,8 @@ func eval(d Doc, steps []step) (vals []any, multi bool) {
 	return cur, multi
 }
 
-// field returns an object's field, if v is an object and the field is set.
-func field(v any, key string) (any, bool) {
+// member returns an object's field, if v is an object and the field is set.
+func member(v any, key string) (any, bool) {
 	var x any
 	switch m := v.(type) {
 	case map[string]any:
@@ -811,7 +811,7 @@ func filterValues(d Doc, s step) []string {
 // the texts in want.
 func firstWith(list []any, key string, want []string) (any, bool) {
 	for _, e := range list {
-		x, ok := field(e, key)
+		x, ok := member(e, key)
 		if !ok {
 			continue
 		}
