@@ -12,8 +12,8 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 
 # Every module of the workspace, for go test / go vet.
-MODULES  := ./gen/... ./platform/... ./scripts/... ./services/ingest/... ./services/profile/...
-SERVICES := ingest profile
+MODULES  := ./gen/... ./platform/... ./scripts/... ./services/ingest/... ./services/profile/... ./services/trigger/...
+SERVICES := ingest profile trigger
 
 .PHONY: run test bench build generate check-generate lint-proto vet tools redis clean
 
@@ -27,7 +27,7 @@ test: redis
 
 ## bench: benchmarks (events/s, latency percentiles), in benchstat's format
 bench: redis
-	$(GO) test -run '^$$' -bench . -benchtime 3s -count 1 ./services/ingest/... ./services/profile/... | tee bench.out
+	$(GO) test -run '^$$' -bench . -benchtime 3s -count 1 ./services/ingest/... ./services/profile/... ./services/trigger/... | tee bench.out
 
 ## build: the service binaries and the pinned nats-server into bin/
 build:

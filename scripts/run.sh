@@ -67,12 +67,18 @@ wait_http http://127.0.0.1:7080/readyz ingest
 echo "ingest: HTTP :8080, gRPC :9080, admin :7080 (log in $LOGS/ingest.log)"
 echo "demo tenant 'demo', API key: $BAZGASHT_DEV_API_KEY"
 
-start profile bin/profile
+PROFILE_VIP_REVENUE="${PROFILE_VIP_REVENUE:-IRT=900000}" start profile bin/profile
 wait_http http://127.0.0.1:7081/readyz profile
 echo "profile: gRPC :9081, admin :7081 (log in $LOGS/profile.log; Redis at ${REDIS_URL:-redis://127.0.0.1:6379/0})"
+
+# The demo runs the default rule pack with a week lasting 30 seconds.
+TRIGGER_PACK_TIME_SCALE="${TRIGGER_PACK_TIME_SCALE:-0.0000496}" TRIGGER_GLOBAL_CAP="${TRIGGER_GLOBAL_CAP:-20/1h}" \
+	start trigger bin/trigger
+wait_http http://127.0.0.1:7082/readyz trigger
+echo "trigger: gRPC :9082, admin :7082, default pack with a week scaled to 30 s (log in $LOGS/trigger.log)"
 echo
 
-bin/demoshop -api http://127.0.0.1:8080 -nats "$NATS_URL" -profile 127.0.0.1:9081
+bin/demoshop -api http://127.0.0.1:8080 -nats "$NATS_URL" -profile 127.0.0.1:9081 -trigger 127.0.0.1:9082
 
 cat <<MSG
 

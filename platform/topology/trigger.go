@@ -56,6 +56,10 @@ func Trigger(o Options) Set {
 	}
 	rules := kv(RulesBucket, "Bazgasht trigger rules, every version")
 	rules.History = 64
+	// Firing records, caps and stops are kept 180 days: long past any
+	// duplicate and any cap window, without growing forever.
+	state := kv(TriggerState, "Bazgasht trigger firings, caps and stops")
+	state.TTL = 180 * 24 * time.Hour
 	return Set{
 		Streams: []jetstream.StreamConfig{
 			JourneyStream(o), DeadLetterStream(o),
@@ -77,7 +81,7 @@ func Trigger(o Options) Set {
 			WorkQueue(NotificationRequests, "cx.*.notification.send", o),
 		},
 		KeyValues: []jetstream.KeyValueConfig{
-			kv(TriggerState, "Bazgasht trigger firings, caps and stops"),
+			state,
 			rules,
 			kv(TasksBucket, "Bazgasht follow-up tasks"),
 		},

@@ -30,8 +30,9 @@ func main() {
 	shopify := flag.String("shopify-secret", os.Getenv("BAZGASHT_DEV_SHOPIFY_SECRET"), "the demo tenant's Shopify webhook secret")
 	natsURL := flag.String("nats", os.Getenv("NATS_URL"), "NATS, to show what was stored")
 	profile := flag.String("profile", "", "profile service gRPC address, to show the profile built")
+	trigger := flag.String("trigger", "", "trigger service gRPC address, to show what the rules did")
 	flag.Parse()
-	if err := run(*api, *key, *shopify, *natsURL, *profile); err != nil {
+	if err := run(*api, *key, *shopify, *natsURL, *profile, *trigger); err != nil {
 		fmt.Fprintln(os.Stderr, "demoshop:", err)
 		os.Exit(1)
 	}
@@ -43,15 +44,22 @@ type shop struct {
 	run                     string // makes ids unique per run, so a rerun is new events
 }
 
-func run(api, key, shopifySecret, natsURL, profileAddr string) error {
+func run(api, key, shopifySecret, natsURL, profileAddr, triggerAddr string) error {
+	began := time.Now()
 	s := &shop{api: api, key: key, shopifySecret: shopifySecret, client: &http.Client{Timeout: 10 * time.Second}, run: time.Now().UTC().Format("150405")}
-	day := time.Now().UTC().Add(-8 * 24 * time.Hour).Truncate(time.Hour)
-	at := func(h time.Duration) string { return day.Add(h).Format(time.RFC3339) }
+	// The week happens in the last 16 seconds, step by quarter second: the
+	// trigger service's default pack runs with a week scaled to 30 seconds
+	// in the demo (make run sets TRIGGER_PACK_TIME_SCALE), so its timers
+	// fire while you watch.
+	start := time.Now().UTC().Add(-16 * time.Second)
+	at := func(step time.Duration) string { return start.Add(step * 250 * time.Millisecond).Format(time.RFC3339Nano) }
 	cust := `{"customer_id":"c-sara","email":"sara@example.com","phone":"+989121234567"}`
 
 	steps := []struct{ say, path, body string }{
 		{"Sara, browsing anonymously, views a tin of saffron tea", "/v1/events",
 			`{"id":"view-1","type":"product.viewed","customer":{"anonymous_id":"anon-7f3a"},"occurred_at":"` + at(0) + `","product_viewed":{"product":{"product_id":"tea-saffron","name":"چای زعفرانی","category":"tea/herbal","price":{"currency":"IRT","amount":"480000"}}}}`},
+		{"She also looks at jasmine tea, and does not buy it", "/v1/events",
+			`{"id":"view-2","type":"product.viewed","customer":{"anonymous_id":"anon-7f3a"},"occurred_at":"` + at(1) + `","product_viewed":{"product":{"product_id":"tea-jasmine","name":"چای یاس","category":"tea/green","price":{"currency":"IRT","amount":"390000"}}}}`},
 		{"She signs up: Persian, Tehran time, prefers SMS", "/v1/events",
 			`{"id":"signup","type":"customer.updated","customer":` + strings.Replace(cust, `}`, `,"anonymous_id":"anon-7f3a"}`, 1) + `,"occurred_at":"` + at(1) + `","customer_updated":{"first_name":"سارا","locale":"fa","time_zone":"Asia/Tehran","preferred_channel":"CHANNEL_SMS","consents":[{"channel":"CHANNEL_SMS","granted":true},{"channel":"CHANNEL_EMAIL","granted":true}]}}`},
 		{"She orders two tins (960,000 toman)", "/v1/events",
@@ -69,6 +77,8 @@ func run(api, key, shopifySecret, natsURL, profileAddr string) error {
 			`{"events":[` +
 				`{"id":"ticket-77-opened","type":"ticket.opened","customer":` + cust + `,"occurred_at":"` + at(54) + `","ticket_opened":{"ticket_id":"77","topic":"delivery","channel":"chat","order_id":"1001"}},` +
 				`{"id":"ticket-77-resolved","type":"ticket.resolved","customer":` + cust + `,"occurred_at":"` + at(58) + `","ticket_resolved":{"ticket_id":"77","first_contact":true}}]}`},
+		{"Sara answers an NPS survey from another tool with a 4 (imported)", "/v1/events",
+			`{"id":"nps-1","type":"survey.responded","customer":` + cust + `,"occurred_at":"` + at(59) + `","survey_responded":{"survey_id":"nps-imported","kind":"SURVEY_KIND_NPS","score":4,"comment":"The tin was dented"}}`},
 	}
 	fmt.Println("── The demo shop publishes a customer's week into Bazgasht ──")
 	for i, st := range steps {
@@ -98,7 +108,12 @@ func run(api, key, shopifySecret, natsURL, profileAddr string) error {
 		}
 	}
 	if profileAddr != "" {
-		return showProfile(profileAddr)
+		if err := showProfile(profileAddr); err != nil {
+			return err
+		}
+	}
+	if triggerAddr != "" && natsURL != "" {
+		return showTriggers(natsURL, triggerAddr, began)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -314,17 +315,52 @@ func (e *Engine) waitOrStop(ctx context.Context, r rule.Rule, ev Event, key stri
 		if !matches(s, ev.Type, doc) {
 			continue
 		}
+		keys, err := e.customerKeys(ctx, ev)
+		if err != nil {
+			return err
+		}
 		for _, corr := range rule.OtherKeys(r.Correlate, doc) {
-			tk := timerKey(r.ID, key, "k"+corr)
-			if err := e.state.Stop(ctx, ev.Tenant, tk, ev.OccurredAt); err != nil {
-				return err
-			}
-			if err := e.timers.Cancel(ctx, ev.Tenant, tk); err != nil {
-				return err
+			for _, ck := range keys {
+				tk := timerKey(r.ID, ck, "k"+corr)
+				if err := e.state.Stop(ctx, ev.Tenant, tk, ev.OccurredAt); err != nil {
+					return err
+				}
+				if err := e.timers.Cancel(ctx, ev.Tenant, tk); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// customerKeys are the keys a customer's waits may be filed under: the
+// event's own, and those of every identity the profile service joined into
+// the customer's profile — a wait started by an anonymous visit ends when
+// the identified customer buys.
+func (e *Engine) customerKeys(ctx context.Context, ev Event) ([]string, error) {
+	keys := []string{ev.Customer.Key()}
+	profile, err := e.profiles.Profile(ctx, ev.Tenant, ev.Customer)
+	if err != nil {
+		return nil, err
+	}
+	ids, _ := profile["identities"].(map[string]any)
+	for field, build := range map[string]func(string) Customer{
+		"customer_ids":  func(v string) Customer { return Customer{CustomerID: v} },
+		"emails":        func(v string) Customer { return Customer{Email: v} },
+		"phones":        func(v string) Customer { return Customer{Phone: v} },
+		"anonymous_ids": func(v string) Customer { return Customer{AnonymousID: v} },
+	} {
+		list, _ := ids[field].([]any)
+		for _, v := range list {
+			if s, ok := v.(string); ok {
+				if k := build(s).Key(); !slices.Contains(keys, k) {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	return keys, nil
 }
 
 // exit cancels every pending wait of r for the customer and remembers the

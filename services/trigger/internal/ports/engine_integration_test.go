@@ -544,3 +544,37 @@ func TestBackInStockReachesTheCustomersWhoseFavouriteItIs(t *testing.T) {
 		t.Fatalf("notifications = %v, want one back-in-stock for Sara only", n)
 	}
 }
+
+func TestAWaitStartedAnonymouslyEndsWhenTheIdentifiedCustomerBuys(t *testing.T) {
+	t.Parallel()
+	discount := rule.Rule{ID: "viewed-discount", Name: "Discount for a product viewed and not bought", Enabled: true, Kind: rule.Absence,
+		Start: &rule.EventMatch{Type: "product.viewed"}, Absent: &rule.EventMatch{Type: "order.placed"}, Within: dur(3 * time.Second),
+		Correlate: []rule.Correlation{{Start: "event.product_viewed.product.product_id", Other: "event.order_placed.items[*].product.product_id"}},
+		Actions:   []rule.Action{{Notify: &rule.NotifyAction{Template: "viewed-discount"}}}}
+	e := newEnv(t, discount)
+	now := time.Now()
+	anon := &journeyv1.Customer{AnonymousId: "anon-9"}
+	view := ev("v1", "product.viewed", now)
+	view.Customer = anon
+	view.Payload = &journeyv1.JourneyEvent_ProductViewed{ProductViewed: &journeyv1.ProductViewed{Product: &journeyv1.Product{ProductId: "tea"}}}
+	signup := ev("u1", "customer.updated", now.Add(100*time.Millisecond))
+	signup.Customer = &journeyv1.Customer{CustomerId: "c-sara", AnonymousId: "anon-9"}
+	signup.Payload = &journeyv1.JourneyEvent_CustomerUpdated{CustomerUpdated: &journeyv1.CustomerUpdated{FirstName: "Sara"}}
+	e.publish(t, view, signup)
+	eventually(t, 10*time.Second, "the profile joins the visit to Sara", func() bool {
+		d, err := e.profileDoc(t)
+		ids, _ := d["identities"].(map[string]any)
+		return err == nil && fmt.Sprint(ids["anonymous_ids"]) == "[anon-9]"
+	})
+	order := ev("o1", "order.placed", now.Add(time.Second))
+	order.Customer = &journeyv1.Customer{CustomerId: "c-sara"}
+	order.Payload = &journeyv1.JourneyEvent_OrderPlaced{OrderPlaced: &journeyv1.OrderPlaced{OrderId: "1", Total: &journeyv1.Money{Currency: "IRT", Amount: "10"},
+		Items: []*journeyv1.LineItem{{Product: &journeyv1.Product{ProductId: "tea"}, Quantity: 1}}}}
+	e.publish(t, order)
+	e.settled(t)
+	eventually(t, 10*time.Second, "the wait's moment passes", func() bool { n, err := adaptersPending(e); return err == nil && n == 0 })
+	e.settled(t)
+	if n := notifications(t, e); len(n) != 0 {
+		t.Fatalf("notifications = %v; the visitor bought the product as Sara, no discount is due", n)
+	}
+}
