@@ -52,7 +52,9 @@ func run(api, key, shopifySecret, natsURL, profileAddr, triggerAddr string) erro
 	// in the demo (make run sets TRIGGER_PACK_TIME_SCALE), so its timers
 	// fire while you watch.
 	start := time.Now().UTC().Add(-16 * time.Second)
-	at := func(step time.Duration) string { return start.Add(step * 250 * time.Millisecond).Format(time.RFC3339Nano) }
+	at := func(step time.Duration) string {
+		return start.Add(step * 250 * time.Millisecond).Format(time.RFC3339Nano)
+	}
 	cust := `{"customer_id":"c-sara","email":"sara@example.com","phone":"+989121234567"}`
 
 	steps := []struct{ say, path, body string }{
