@@ -124,6 +124,13 @@ func (r *KVRepository) Get(ctx context.Context, tenant, id string) (*profile.Pro
 		return c.p, nil
 	}
 	p, rev, err := r.load(ctx, key)
+	if errors.Is(err, profile.ErrNotFound) {
+		// An identity may still lead to a profile merged away (a commit
+		// that failed after its delete): follow the redirect.
+		if e, merr := r.kv.Get(ctx, mergedKey(tenant, id)); merr == nil {
+			return r.Get(ctx, tenant, string(e.Value()))
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -193,26 +200,29 @@ func (r *KVRepository) load(ctx context.Context, key string) (*profile.Profile, 
 	return p, e.Revision(), nil
 }
 
-// remember and rememberProfile keep what the repository saw, forgetting
-// arbitrary entries past the limit. Callers hold r.mu.
-func (r *KVRepository) remember(key, id string) {
-	if len(r.index) >= r.limit {
-		for k := range r.index {
-			delete(r.index, k)
-			break
-		}
-	}
-	r.index[key] = id
-}
+// remember and rememberProfile keep what the repository saw. Nothing is
+// forgotten during a batch — a profile loaded for it must keep the revision
+// its write is conditional on — only after a commit (trim). Callers hold
+// r.mu.
+func (r *KVRepository) remember(key, id string) { r.index[key] = id }
 
-func (r *KVRepository) rememberProfile(key string, c cachedProfile) {
-	if len(r.profiles) >= r.limit {
-		for k := range r.profiles {
-			delete(r.profiles, k)
+func (r *KVRepository) rememberProfile(key string, c cachedProfile) { r.profiles[key] = c }
+
+// trim forgets arbitrary entries past the limit, between batches. Callers
+// hold r.mu.
+func (r *KVRepository) trim() {
+	for k := range r.profiles {
+		if len(r.profiles) <= r.limit {
 			break
 		}
+		delete(r.profiles, k)
 	}
-	r.profiles[key] = c
+	for k := range r.index {
+		if len(r.index) <= r.limit {
+			break
+		}
+		delete(r.index, k)
+	}
 }
 
 // Rollback forgets what the repository remembers, with any uncommitted
@@ -226,110 +236,132 @@ func (r *KVRepository) forget() {
 	r.index = map[string]string{}
 }
 
-// Commit writes one tenant's changes: profiles (each conditional on the
-// revision it replaces), identity index entries, segment memberships, and
-// the deletion of absorbed profiles. Every write is idempotent, so a retry
-// after a failure converges.
+// Commit writes one tenant's changes in three phases, each awaited before
+// the next: the profiles (each conditional on the revision it replaces);
+// then identity index entries, merge redirects and segment memberships;
+// only then the deletion of absorbed profiles. A failure in a phase leaves
+// the later ones unwritten, so an absorbed profile is never deleted before
+// its survivor holds its history, and a retry converges: every write is
+// idempotent.
 func (r *KVRepository) Commit(ctx context.Context, tenant string, c profile.Changes) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	type pending struct {
-		key string
-		f   jetstream.PubAckFuture
-		p   *profile.Profile
-	}
-	var futures []pending
-	put := func(key string, data []byte, h nats.Header, p *profile.Profile) error {
-		msg := &nats.Msg{Subject: r.prefix + key, Data: data, Header: h}
-		f, err := r.js.PublishMsgAsync(msg)
-		if err != nil {
-			return err
-		}
-		futures = append(futures, pending{key, f, p})
-		return nil
-	}
-	var err error
-	r.mu.Lock()
-	newTenant := !r.tenants[tenant]
-	r.mu.Unlock()
-	if newTenant {
-		err = put(tenantKey(tenant), []byte(time.Now().UTC().Format(time.RFC3339)), nil, nil)
-	}
-	r.mu.Lock()
-	for id, p := range c.Profiles {
-		if err != nil {
-			break
-		}
-		key := profileKey(tenant, id)
-		data, merr := json.Marshal(p)
-		if merr != nil {
-			err = merr
-			break
-		}
-		h := nats.Header{}
-		h.Set(jetstream.ExpectedLastSubjSeqHeader, fmt.Sprint(r.profiles[key].rev))
-		if err = put(key, data, h, p); err != nil {
-			break
-		}
-	}
-	r.mu.Unlock()
-	for k, id := range c.Identities {
-		if err == nil {
-			err = put(identityKey(tenant, k), []byte(id), nil, nil)
-		}
-	}
-	for _, m := range c.Joined {
-		if err == nil {
-			err = put(memberKey(tenant, m.Segment, m.ProfileID), []byte(m.Since.UTC().Format(time.RFC3339Nano)), nil, nil)
-		}
-	}
-	del := func() nats.Header { return nats.Header{"KV-Operation": []string{"DEL"}} }
-	for _, m := range c.Left {
-		if err == nil {
-			err = put(memberKey(tenant, m.Segment, m.ProfileID), nil, del(), nil)
-		}
-	}
-	for id, survivor := range c.Absorbed {
-		if err == nil {
-			err = put(mergedKey(tenant, id), []byte(survivor), nil, nil)
-		}
-		if err == nil {
-			err = put(profileKey(tenant, id), nil, del(), nil)
-		}
-	}
-	acks := make([]uint64, len(futures))
-	for i, f := range futures {
-		if err != nil {
-			break
-		}
-		select {
-		case a := <-f.f.Ok():
-			acks[i] = a.Sequence
-		case e := <-f.f.Err():
-			err = fmt.Errorf("profile store: write %s: %w", f.key, e)
-		case <-ctx.Done():
-			err = fmt.Errorf("profile store: no acknowledgement within %s", r.timeout)
-		}
-	}
+	err := r.commit(ctx, tenant, c)
 	if err != nil {
 		r.forget()
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i, f := range futures {
-		switch {
-		case f.p != nil:
-			r.rememberProfile(f.key, cachedProfile{p: f.p, rev: acks[i]})
-		case strings.Contains(f.key, ".p."):
-			delete(r.profiles, f.key)
-		}
-	}
 	for k, id := range c.Identities {
-		r.remember(identityKey(tenant, k), id)
+		r.index[identityKey(tenant, k)] = id
+	}
+	for id := range c.Absorbed {
+		delete(r.profiles, profileKey(tenant, id))
 	}
 	r.tenants[tenant] = true
+	r.trim()
 	return nil
+}
+
+// phase publishes a set of writes and waits for all of them.
+type phase struct {
+	r       *KVRepository
+	futures []jetstream.PubAckFuture
+	keys    []string
+	err     error
+}
+
+func (ph *phase) put(key string, data []byte, h nats.Header) {
+	if ph.err != nil {
+		return
+	}
+	f, err := ph.r.js.PublishMsgAsync(&nats.Msg{Subject: ph.r.prefix + key, Data: data, Header: h})
+	if err != nil {
+		ph.err = fmt.Errorf("profile store: write %s: %w", key, err)
+		return
+	}
+	ph.futures = append(ph.futures, f)
+	ph.keys = append(ph.keys, key)
+}
+
+// wait returns the sequence of each write, in order.
+func (ph *phase) wait(ctx context.Context) ([]uint64, error) {
+	seqs := make([]uint64, len(ph.futures))
+	for i, f := range ph.futures {
+		if ph.err != nil {
+			break
+		}
+		select {
+		case a := <-f.Ok():
+			seqs[i] = a.Sequence
+		case e := <-f.Err():
+			ph.err = fmt.Errorf("profile store: write %s: %w", ph.keys[i], e)
+		case <-ctx.Done():
+			ph.err = fmt.Errorf("profile store: no acknowledgement within %s", ph.r.timeout)
+		}
+	}
+	return seqs, ph.err
+}
+
+func (r *KVRepository) commit(ctx context.Context, tenant string, c profile.Changes) error {
+	// Phase 1: the profiles, each conditional on the revision it replaces.
+	p1 := &phase{r: r}
+	var written []*profile.Profile
+	r.mu.Lock()
+	for id, p := range c.Profiles {
+		key := profileKey(tenant, id)
+		data, err := json.Marshal(p)
+		if err != nil {
+			r.mu.Unlock()
+			return err
+		}
+		h := nats.Header{}
+		h.Set(jetstream.ExpectedLastSubjSeqHeader, fmt.Sprint(r.profiles[key].rev))
+		p1.put(key, data, h)
+		written = append(written, p)
+	}
+	r.mu.Unlock()
+	seqs, err := p1.wait(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	for i, p := range written {
+		r.profiles[profileKey(tenant, p.ID)] = cachedProfile{p: p, rev: seqs[i]}
+	}
+	newTenant := !r.tenants[tenant]
+	r.mu.Unlock()
+
+	// Phase 2: where identities and merged ids lead, and memberships.
+	p2 := &phase{r: r}
+	if newTenant {
+		p2.put(tenantKey(tenant), []byte(time.Now().UTC().Format(time.RFC3339)), nil)
+	}
+	for k, id := range c.Identities {
+		p2.put(identityKey(tenant, k), []byte(id), nil)
+	}
+	for id, survivor := range c.Absorbed {
+		p2.put(mergedKey(tenant, id), []byte(survivor), nil)
+	}
+	del := func() nats.Header { return nats.Header{"KV-Operation": []string{"DEL"}} }
+	for _, m := range c.Joined {
+		p2.put(memberKey(tenant, m.Segment, m.ProfileID), []byte(m.Since.UTC().Format(time.RFC3339Nano)), nil)
+	}
+	for _, m := range c.Left {
+		p2.put(memberKey(tenant, m.Segment, m.ProfileID), nil, del())
+	}
+	if _, err := p2.wait(ctx); err != nil {
+		return err
+	}
+
+	// Phase 3: absorbed profiles, now held by their survivors, go.
+	p3 := &phase{r: r}
+	for id := range c.Absorbed {
+		p3.put(profileKey(tenant, id), nil, del())
+	}
+	_, err = p3.wait(ctx)
+	return err
 }
 
 // Profiles yields every profile of tenant ("" for all tenants), read fresh.

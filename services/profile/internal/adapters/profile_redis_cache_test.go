@@ -119,19 +119,22 @@ func sharedCacheEnv(t *testing.T, opts ...adapters.CacheOption) cacheEnv {
 	t.Helper()
 	admin := redistest.Client(t)
 	prefix := redistest.Prefix(t, admin)
-	return newCacheEnv(t, redistest.URL(), admin, prefix, opts...)
+	// These tests check what the cache holds when Redis answers; generous
+	// timeouts keep a loaded test machine from turning a slow answer into
+	// a (correct, but here unwanted) fallback.
+	return newCacheEnv(t, redistest.URL(), admin, prefix, redisconn.Timeouts{Dial: time.Second, ReadWrite: time.Second}, opts...)
 }
 
 // dedicatedCacheEnv is a cache on a redis-server of this test alone, to kill.
 func dedicatedCacheEnv(t *testing.T, opts ...adapters.CacheOption) (cacheEnv, *redistest.Server) {
 	t.Helper()
 	srv := redistest.StartServer(t)
-	return newCacheEnv(t, srv.URL(), srv.Client(), "", opts...), srv
+	return newCacheEnv(t, srv.URL(), srv.Client(), "", redisconn.CacheTimeouts, opts...), srv
 }
 
-func newCacheEnv(t *testing.T, url string, admin *redis.Client, prefix string, opts ...adapters.CacheOption) cacheEnv {
+func newCacheEnv(t *testing.T, url string, admin *redis.Client, prefix string, timeouts redisconn.Timeouts, opts ...adapters.CacheOption) cacheEnv {
 	t.Helper()
-	client, err := redisconn.New(url, redisconn.CacheTimeouts)
+	client, err := redisconn.New(url, timeouts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,8 +120,20 @@ func (h *ApplyEventsHandler) Handle(ctx context.Context, batch []ApplyEvent) []e
 		if err := h.foldTenant(ctx, tb, batch); err != nil {
 			// The working copies hold changes that were not written.
 			h.repo.Rollback()
+			if len(tb.items) == 1 {
+				errs[tb.items[0]] = err
+				continue
+			}
+			// Fold the events one by one, so one that cannot be applied
+			// (a profile grown too large, a conflict) fails alone and the
+			// tenant's other events go on.
 			for _, i := range tb.items {
-				errs[i] = err
+				one := &tenantBatch{tenant: tb.tenant, items: []int{i}, loaded: map[string]*profile.Profile{}, index: map[string]string{},
+					changes: profile.Changes{Profiles: map[string]*profile.Profile{}, Identities: map[string]string{}, Absorbed: map[string]string{}}}
+				if err := h.foldTenant(ctx, one, batch); err != nil {
+					h.repo.Rollback()
+					errs[i] = err
+				}
 			}
 		}
 	}
@@ -202,7 +214,10 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profil
 		if err != nil {
 			return err
 		}
-		via[pid] = id
+		if _, seen := via[p.ID]; seen {
+			continue // pid was merged into a profile already found
+		}
+		via[pid], via[p.ID] = id, id
 		found = append(found, p)
 	}
 	var keep *profile.Profile

@@ -224,11 +224,25 @@ func (p *Profile) HasApplied(id string) bool {
 	return ok
 }
 
+// MaxApplied bounds the events a profile remembers (about 125 bytes
+// each): a stored profile must stay well under JetStream's 1 MiB message
+// limit. Past it the oldest, by event time, are dropped from the timeline
+// and from the idempotency record; a duplicate of one of those would apply
+// again.
+const MaxApplied = 5000
+
 // addApplied records an applied event.
 func (p *Profile) addApplied(r EventRef) {
 	p.HasApplied(r.ID) // builds the index
 	p.Applied = append(p.Applied, r)
 	p.applied[r.ID] = struct{}{}
+	if len(p.Applied) > MaxApplied {
+		sort.SliceStable(p.Applied, func(i, j int) bool { return p.Applied[i].At.Before(p.Applied[j].At) })
+		for _, old := range p.Applied[:len(p.Applied)-MaxApplied] {
+			delete(p.applied, old.ID)
+		}
+		p.Applied = slices.Clone(p.Applied[len(p.Applied)-MaxApplied:])
+	}
 }
 
 // AddIdentity joins id to the profile; it reports whether it was new.
