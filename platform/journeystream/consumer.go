@@ -53,15 +53,31 @@ type Handler func(ctx context.Context, batch []*Delivery) []error
 type ConsumeConfig struct {
 	// Durable names the consumer group, in spans and dead letters.
 	Durable string
-	// MaxDeliver is the delivery on which a failing message is dead-lettered;
-	// it must equal the consumer's MaxDeliver.
+	// MaxDeliver is the delivery on which a failing message is dead-lettered.
+	// The consumer itself must not limit deliveries (MaxDeliver -1): if
+	// dead-lettering fails, the message must come back.
 	MaxDeliver int
 	// Batch is the most messages handed to the handler at once.
 	Batch int
 	// MaxWait bounds how long a fetch waits for a full batch.
 	MaxWait time.Duration
-	// RetryDelay is how long a failed message waits before its next delivery.
+	// RetryDelay is how long a failed message waits before its second
+	// delivery; each later one waits twice as long, up to MaxRetryDelay, so
+	// an outage of a dependency is ridden out rather than dead-lettered.
 	RetryDelay time.Duration
+}
+
+// MaxRetryDelay caps the wait between deliveries of a failing message.
+const MaxRetryDelay = 5 * time.Minute
+
+// Backoff is the wait before delivery number delivered+1 of a message that
+// failed: base, 2×base, 4×base, … up to MaxRetryDelay.
+func Backoff(base time.Duration, delivered uint64) time.Duration {
+	d := base
+	for i := uint64(1); i < delivered && d < MaxRetryDelay; i++ {
+		d *= 2
+	}
+	return min(d, MaxRetryDelay)
 }
 
 // Consume fetches from c and hands batches to h until ctx ends. Messages
@@ -137,7 +153,7 @@ func settle(ctx context.Context, js jetstream.JetStream, d *Delivery, err error,
 		deadLetter(d.Ctx, js, d.msg, d.Delivered, fmt.Sprintf("failed %d deliveries: %v", d.Delivered, err), cfg, log)
 	default:
 		log.WarnContext(d.Ctx, "event failed, will retry", "consumer", cfg.Durable, "seq", d.Seq, "delivery", d.Delivered, "err", err)
-		_ = d.msg.NakWithDelay(cfg.RetryDelay)
+		_ = d.msg.NakWithDelay(Backoff(cfg.RetryDelay, d.Delivered))
 	}
 }
 

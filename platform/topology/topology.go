@@ -67,8 +67,11 @@ const ProfileBucket = "PROFILES"
 const ProfileConsumer = "profile"
 
 // ProfileMaxDeliver is how often the profile service tries an event before
-// dead-lettering it.
-const ProfileMaxDeliver = 5
+// dead-lettering it; with doubling waits from one second (capped at five
+// minutes) that is about twenty minutes of retries. The consumers
+// themselves do not limit deliveries, so a message whose dead-lettering
+// failed comes back.
+const ProfileMaxDeliver = 12
 
 // Profile is what the profile service owns and uses.
 func Profile(o Options) Set {
@@ -89,7 +92,7 @@ func Profile(o Options) Set {
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       30 * time.Second,
-			MaxDeliver:    ProfileMaxDeliver,
+			MaxDeliver:    -1,
 			MaxAckPending: 20000,
 			Replicas:      o.Replicas,
 		}}},

@@ -18,8 +18,8 @@ const (
 	// TriggerTimerConsumer consumes fired timers.
 	TriggerTimerConsumer = "trigger-timers"
 	// TriggerMaxDeliver is how often the trigger service tries a message
-	// before dead-lettering it.
-	TriggerMaxDeliver = 5
+	// before dead-lettering it (see ProfileMaxDeliver).
+	TriggerMaxDeliver = 12
 	// TriggerState holds firing records, caps and stops.
 	TriggerState = "TRIGGER_STATE"
 	// RulesBucket holds every version of every tenant's rules.
@@ -89,12 +89,12 @@ func Trigger(o Options) Set {
 			{Stream: Journey, Config: jetstream.ConsumerConfig{
 				Durable: TriggerConsumer, Description: "trigger service: matches journey events against rules",
 				FilterSubject: "cx.*.journey.>", DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckExplicitPolicy,
-				AckWait: 30 * time.Second, MaxDeliver: TriggerMaxDeliver, MaxAckPending: 10000, Replicas: o.Replicas,
+				AckWait: 30 * time.Second, MaxDeliver: -1, MaxAckPending: 10000, Replicas: o.Replicas,
 			}},
 			{Stream: TriggerTimers, Config: jetstream.ConsumerConfig{
 				Durable: TriggerTimerConsumer, Description: "trigger service: fires rules whose timers ended",
 				FilterSubject: "cx.trigger.fire.>", DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckExplicitPolicy,
-				AckWait: 30 * time.Second, MaxDeliver: TriggerMaxDeliver, MaxAckPending: 10000, Replicas: o.Replicas,
+				AckWait: 30 * time.Second, MaxDeliver: -1, MaxAckPending: 10000, Replicas: o.Replicas,
 			}},
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
@@ -42,6 +43,9 @@ var _ app.ProfileReader = (*ProfileClient)(nil)
 // names, or nil when the profile service does not know the customer yet.
 func (p *ProfileClient) Profile(ctx context.Context, tenant string, c app.Customer) (map[string]any, error) {
 	ident := &journeyv1.Customer{CustomerId: c.CustomerID, Email: c.Email, Phone: c.Phone, AnonymousId: c.AnonymousID}
+	// A hung profile service must not stall the engine: answer or fail.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
 	resp, err := p.client.GetProfile(ctx, &profilev1.GetProfileRequest{Tenant: tenant,
 		Customer: &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_Identity{Identity: ident}}})
 	if status.Code(err) == codes.NotFound {

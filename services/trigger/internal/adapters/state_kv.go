@@ -16,8 +16,9 @@ import (
 )
 
 // KVState keeps the trigger's firing records, firing history per customer
-// and timer stops in the TRIGGER_STATE bucket:
-// <tenant>.f.<firing hash> (the decision and whether it was carried out), <tenant>.h.<customer>.<rule>
+// timer stops and the latest start of each wait in the TRIGGER_STATE bucket:
+// <tenant>.f.<firing hash> (the decision and whether it was carried out),
+// <tenant>.l.<timer key hash> (the latest start of a wait), <tenant>.h.<customer>.<rule>
 // (firing times, the last 50), <tenant>.x.<timer key hash> (stopped at).
 type KVState struct{ kv jetstream.KeyValue }
 
@@ -86,38 +87,56 @@ func historyKey(tenant, customerKey, ruleID string) string {
 
 // Firings returns the recorded firing times.
 func (s *KVState) Firings(ctx context.Context, tenant, customerKey, ruleID string) ([]time.Time, error) {
-	ts, _, err := s.history(ctx, historyKey(tenant, customerKey, ruleID))
-	return ts, err
+	h, _, err := s.history(ctx, historyKey(tenant, customerKey, ruleID))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Time, 0, len(h))
+	for _, t := range h {
+		out = append(out, t)
+	}
+	return out, nil
 }
 
-func (s *KVState) history(ctx context.Context, key string) ([]time.Time, uint64, error) {
+// history is firing id -> time, the latest 50.
+func (s *KVState) history(ctx context.Context, key string) (map[string]time.Time, uint64, error) {
 	e, err := s.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, nil
+		return map[string]time.Time{}, 0, nil
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("trigger state: %w", err)
 	}
-	var ts []time.Time
-	if err := json.Unmarshal(e.Value(), &ts); err != nil {
+	h := map[string]time.Time{}
+	if err := json.Unmarshal(e.Value(), &h); err != nil {
 		return nil, 0, fmt.Errorf("trigger state: %s: %w", key, err)
 	}
-	return ts, e.Revision(), nil
+	return h, e.Revision(), nil
 }
 
-// RecordFiring appends a firing time (compare-and-set, retried on a race).
-func (s *KVState) RecordFiring(ctx context.Context, tenant, customerKey, ruleID string, at time.Time) error {
+// RecordFiring records a firing once by its id (compare-and-set, retried
+// on a race), keeping the latest 50.
+func (s *KVState) RecordFiring(ctx context.Context, tenant, customerKey, ruleID, firingID string, at time.Time) error {
 	key := historyKey(tenant, customerKey, ruleID)
 	for attempt := 0; ; attempt++ {
-		ts, rev, err := s.history(ctx, key)
+		h, rev, err := s.history(ctx, key)
 		if err != nil {
 			return err
 		}
-		ts = append(ts, at)
-		if len(ts) > 50 {
-			ts = ts[len(ts)-50:]
+		if _, done := h[firingID]; done {
+			return nil
 		}
-		data, _ := json.Marshal(ts)
+		h[firingID] = at
+		for len(h) > 50 {
+			oldest := ""
+			for id, t := range h {
+				if oldest == "" || t.Before(h[oldest]) {
+					oldest = id
+				}
+			}
+			delete(h, oldest)
+		}
+		data, _ := json.Marshal(h)
 		if rev == 0 {
 			_, err = s.kv.Create(ctx, key, data)
 		} else {
@@ -128,6 +147,52 @@ func (s *KVState) RecordFiring(ctx context.Context, tenant, customerKey, ruleID 
 		}
 		if attempt == 5 {
 			return fmt.Errorf("trigger state: record firing: %w", err)
+		}
+	}
+}
+
+func latestKey(tenant, key string) string { return tenant + ".l." + hashed(key) }
+
+// Latest returns the latest recorded start of a wait.
+func (s *KVState) Latest(ctx context.Context, tenant, key string) (time.Time, error) {
+	t, _, err := s.latest(ctx, tenant, key)
+	return t, err
+}
+
+func (s *KVState) latest(ctx context.Context, tenant, key string) (time.Time, uint64, error) {
+	e, err := s.kv.Get(ctx, latestKey(tenant, key))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return time.Time{}, 0, nil
+	}
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("trigger state: %w", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(e.Value()))
+	return t, e.Revision(), err
+}
+
+// Advance records cause as the latest start of a wait unless a later one
+// is recorded (compare-and-set, so it only ever moves forward).
+func (s *KVState) Advance(ctx context.Context, tenant, key string, cause time.Time) (bool, error) {
+	for attempt := 0; ; attempt++ {
+		cur, rev, err := s.latest(ctx, tenant, key)
+		if err != nil {
+			return false, err
+		}
+		if cur.After(cause) {
+			return false, nil
+		}
+		data := []byte(cause.UTC().Format(time.RFC3339Nano))
+		if rev == 0 {
+			_, err = s.kv.Create(ctx, latestKey(tenant, key), data)
+		} else {
+			_, err = s.kv.Update(ctx, latestKey(tenant, key), data, rev)
+		}
+		if err == nil {
+			return true, nil
+		}
+		if attempt == 5 {
+			return false, fmt.Errorf("trigger state: advance: %w", err)
 		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -34,9 +33,9 @@ func (c Customer) Key() string {
 	case c.CustomerID != "":
 		id = "customer_id:" + c.CustomerID
 	case c.Email != "":
-		id = "email:" + strings.ToLower(c.Email)
+		id = "email:" + strings.ToLower(strings.TrimSpace(c.Email))
 	case c.Phone != "":
-		id = "phone:" + c.Phone
+		id = "phone:" + normalPhone(c.Phone)
 	case c.AnonymousID != "":
 		id = "anonymous_id:" + c.AnonymousID
 	default:
@@ -44,6 +43,18 @@ func (c Customer) Key() string {
 	}
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:12])
+}
+
+// normalPhone keeps the digits and a leading '+', as the profile service
+// compares phones.
+func normalPhone(p string) string {
+	var b strings.Builder
+	for i, r := range strings.TrimSpace(p) {
+		if (r >= '0' && r <= '9') || (r == '+' && i == 0) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // Event is a journey event as the engine sees it.
@@ -127,8 +138,13 @@ type State interface {
 	Finish(ctx context.Context, tenant, firingID string, d Decision) error
 	// Firings returns when a customer fired a rule ("" for all rules).
 	Firings(ctx context.Context, tenant, customerKey, ruleID string) ([]time.Time, error)
-	// RecordFiring adds a firing time.
-	RecordFiring(ctx context.Context, tenant, customerKey, ruleID string, at time.Time) error
+	// RecordFiring records a firing once (by its id) at a time.
+	RecordFiring(ctx context.Context, tenant, customerKey, ruleID, firingID string, at time.Time) error
+	// Advance records cause as the latest start of a wait, unless a later
+	// one is recorded; it reports whether cause is the latest. Latest
+	// returns the recorded time (zero: none).
+	Advance(ctx context.Context, tenant, key string, cause time.Time) (bool, error)
+	Latest(ctx context.Context, tenant, key string) (time.Time, error)
 	// Stop marks a timer key stopped at; Stopped reports it (zero: not). A
 	// timer whose cause is not after the stop does not fire, whatever order
 	// the start and the stop arrived in.
@@ -151,6 +167,12 @@ type GlobalCap struct {
 	Count  int
 	Window time.Duration
 }
+
+// MaxCauseAge is how old an event may be, by event time, and still make an
+// event or segment rule act: an imported history, or a duplicate arriving
+// late, does not message customers about the past. A rule with
+// fire_overdue acts on older causes too.
+const MaxCauseAge = 24 * time.Hour
 
 // Engine matches events against rules.
 type Engine struct {
@@ -213,11 +235,11 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) error {
 		}
 		switch r.Kind {
 		case rule.OnEvent:
-			if matches(*r.Start, ev.Type, doc) {
+			if matches(*r.Start, ev.Type, doc) && e.fresh(r, ev) {
 				candidates = append(candidates, e.firing(r, ev, ev.ID, ev.OccurredAt))
 			}
 		case rule.SegmentEntry:
-			if ev.Type == "segment.entered" && segmentOf(ev) == r.Segment {
+			if ev.Type == "segment.entered" && segmentOf(ev) == r.Segment && e.fresh(r, ev) {
 				candidates = append(candidates, e.firing(r, ev, ev.ID, ev.OccurredAt))
 			}
 		case rule.AfterDelay:
@@ -233,7 +255,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) error {
 				at := ev.OccurredAt.Add(time.Duration(r.Period))
 				if at.After(e.now()) || r.Controls.FireOverdue {
 					t := Timer{Key: timerKey(r.ID, key, "idle"), Tenant: ev.Tenant, RuleID: r.ID, Version: r.Version, Customer: ev.Customer, Cause: ev, At: at}
-					if err := e.timers.Schedule(ctx, t); err != nil {
+					if err := e.schedule(ctx, t); err != nil {
 						return err
 					}
 				}
@@ -259,7 +281,7 @@ func (e *Engine) fanOut(ctx context.Context, ev Event) error {
 	var waiting []rule.Rule
 	doc := rule.Doc{"event": ev.Doc}
 	for _, r := range rules {
-		if r.Kind == rule.OnEvent && matches(*r.Start, ev.Type, doc) {
+		if r.Kind == rule.OnEvent && matches(*r.Start, ev.Type, doc) && e.fresh(r, ev) {
 			waiting = append(waiting, r)
 		}
 	}
@@ -271,17 +293,26 @@ func (e *Engine) fanOut(ctx context.Context, ev Event) error {
 		return err
 	}
 	for _, c := range buyers {
+		// Each customer's copy is a cause of its own (its own task, its
+		// own firing record).
 		personal := ev
 		personal.Customer = c
+		personal.ID = ev.ID + ":" + c.Key()
 		var candidates []Firing
 		for _, r := range waiting {
-			candidates = append(candidates, e.firing(r, personal, ev.ID+":"+c.Key(), ev.OccurredAt))
+			candidates = append(candidates, e.firing(r, personal, personal.ID, ev.OccurredAt))
 		}
 		if err := e.fireAll(ctx, candidates); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fresh reports whether an event is recent enough to act on (MaxCauseAge),
+// or the rule acts on old causes too.
+func (e *Engine) fresh(r rule.Rule, ev Event) bool {
+	return r.Controls.FireOverdue || e.now().Sub(ev.OccurredAt) <= MaxCauseAge
 }
 
 func segmentOf(ev Event) string {
@@ -309,7 +340,7 @@ func (e *Engine) waitOrStop(ctx context.Context, r rule.Rule, ev Event, key stri
 		if !at.After(e.now()) && !r.Controls.FireOverdue {
 			return nil // its moment passed before the event reached us (imported history)
 		}
-		return e.timers.Schedule(ctx, Timer{Key: tk, Tenant: ev.Tenant, RuleID: r.ID, Version: r.Version, Customer: ev.Customer, Cause: ev, At: at})
+		return e.schedule(ctx, Timer{Key: tk, Tenant: ev.Tenant, RuleID: r.ID, Version: r.Version, Customer: ev.Customer, Cause: ev, At: at})
 	}
 	for _, s := range stops {
 		if !matches(s, ev.Type, doc) {
@@ -363,6 +394,17 @@ func (e *Engine) customerKeys(ctx context.Context, ev Event) ([]string, error) {
 	return keys, nil
 }
 
+// schedule sets a wait only if its cause is the latest start of that wait:
+// an older event arriving late (a retry, a re-sent history) must not move a
+// wait back in time.
+func (e *Engine) schedule(ctx context.Context, t Timer) error {
+	latest, err := e.state.Advance(ctx, t.Tenant, t.Key, t.Cause.OccurredAt)
+	if err != nil || !latest {
+		return err
+	}
+	return e.timers.Schedule(ctx, t)
+}
+
 // exit cancels every pending wait of r for the customer and remembers the
 // exit, so a firing caused before it is held back.
 func (e *Engine) exit(ctx context.Context, ev Event, key string, r rule.Rule) error {
@@ -385,7 +427,9 @@ func timerKey(ruleID, customerKey, corr string) string {
 }
 
 func (e *Engine) firing(r rule.Rule, cause Event, causeID string, at time.Time) Firing {
-	id := fmt.Sprintf("%s@%d:%s", r.ID, r.Version, causeID)
+	// The version is not part of the id: editing a rule must not let a late
+	// duplicate of its cause act again.
+	id := r.ID + ":" + causeID
 	return Firing{ID: id, Tenant: cause.Tenant, Rule: r, Customer: cause.Customer, Cause: cause, At: at}
 }
 
@@ -401,12 +445,23 @@ func (e *Engine) HandleTimer(ctx context.Context, t Timer) error {
 			return nil
 		}
 	}
+	latest, err := e.state.Latest(ctx, t.Tenant, t.Key)
+	if err != nil {
+		return err
+	}
+	if latest.After(t.Cause.OccurredAt) {
+		return nil // a later start replaced this wait
+	}
 	r, err := e.rules.Rule(ctx, t.Tenant, t.RuleID, t.Version)
 	if err != nil {
 		return err
 	}
-	if !r.Enabled {
-		return nil
+	current, err := e.rules.Rule(ctx, t.Tenant, t.RuleID, 0)
+	if err != nil {
+		return err
+	}
+	if !r.Enabled || !current.Enabled {
+		return nil // disabled since the wait began
 	}
 	f := e.firing(r, t.Cause, "timer:"+t.Key+":"+t.Cause.ID, t.At)
 	return e.fireAll(ctx, []Firing{f})
@@ -479,11 +534,13 @@ func (e *Engine) fire(ctx context.Context, f Firing, profile map[string]any) err
 		if !fresh {
 			return e.fire(ctx, f, profile) // decided concurrently: follow that decision
 		}
-		if !d.Suppressed {
-			for _, rid := range []string{f.Rule.ID, ""} {
-				if err := e.state.RecordFiring(ctx, f.Tenant, key, rid, f.At); err != nil {
-					return err
-				}
+	}
+	if !d.Suppressed {
+		// Caps count when messages go out, not when their causes happened;
+		// recorded by firing id, so a retry does not count twice.
+		for _, rid := range []string{f.Rule.ID, ""} {
+			if err := e.state.RecordFiring(ctx, f.Tenant, f.Customer.Key(), rid, f.ID, e.now()); err != nil {
+				return err
 			}
 		}
 	}
@@ -512,7 +569,8 @@ func (e *Engine) controls(ctx context.Context, f Firing, key string, profile map
 	if len(mine) > 0 && !c.Reentry && c.CapPerCustomer == 0 {
 		return true, "reentry", nil
 	}
-	if c.CapPerCustomer > 0 && countSince(mine, f.At.Add(-time.Duration(c.CapWindow))) >= c.CapPerCustomer {
+	now := e.now()
+	if c.CapPerCustomer > 0 && countSince(mine, now.Add(-time.Duration(c.CapWindow))) >= c.CapPerCustomer {
 		return true, "cap", nil
 	}
 	if e.globalCap.Count > 0 && !c.ExemptFromGlobalCap {
@@ -520,7 +578,7 @@ func (e *Engine) controls(ctx context.Context, f Firing, key string, profile map
 		if err != nil {
 			return false, "", err
 		}
-		if countSince(all, f.At.Add(-e.globalCap.Window)) >= e.globalCap.Count {
+		if countSince(all, now.Add(-e.globalCap.Window)) >= e.globalCap.Count {
 			return true, "global_cap", nil
 		}
 	}

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
+	"github.com/bazgasht/bazgasht/platform/journey"
 	"github.com/bazgasht/bazgasht/platform/journeystream"
 	"github.com/bazgasht/bazgasht/services/trigger/internal/app"
 )
@@ -30,6 +32,10 @@ func EventHandler(e Engine) journeystream.Handler {
 	return func(ctx context.Context, batch []*journeystream.Delivery) []error {
 		errs := make([]error, len(batch))
 		for i, d := range batch {
+			if err := journey.CheckTenant(d.Event.GetTenant()); err != nil {
+				errs[i] = fmt.Errorf("%w: %v", journeystream.ErrPermanent, err)
+				continue
+			}
 			ev, err := ToEvent(d.Event)
 			if err != nil {
 				errs[i] = fmt.Errorf("%w: %v", journeystream.ErrPermanent, err)
@@ -94,6 +100,11 @@ func ConsumeTimers(ctx context.Context, js jetstream.JetStream, c jetstream.Cons
 				journeystream.DeadLetter(ctx, js, msg, meta.NumDelivered, "undecodable timer: "+err.Error(), cfg.Durable, cfg.RetryDelay, log)
 				continue
 			}
+			// The subject, which only the scheduler writes, names the tenant.
+			if parts := strings.SplitN(msg.Subject(), ".", 5); len(parts) < 5 || parts[3] != t.Tenant || journey.CheckTenant(t.Tenant) != nil {
+				journeystream.DeadLetter(ctx, js, msg, meta.NumDelivered, "timer's tenant does not match its subject", cfg.Durable, cfg.RetryDelay, log)
+				continue
+			}
 			switch err := e.HandleTimer(ctx, t); {
 			case err == nil:
 				_ = msg.Ack()
@@ -101,7 +112,7 @@ func ConsumeTimers(ctx context.Context, js jetstream.JetStream, c jetstream.Cons
 				journeystream.DeadLetter(ctx, js, msg, meta.NumDelivered, fmt.Sprintf("failed %d deliveries: %v", meta.NumDelivered, err), cfg.Durable, cfg.RetryDelay, log)
 			default:
 				log.WarnContext(ctx, "timer failed, will retry", "rule", t.RuleID, "err", err)
-				_ = msg.NakWithDelay(cfg.RetryDelay)
+				_ = msg.NakWithDelay(journeystream.Backoff(cfg.RetryDelay, meta.NumDelivered))
 			}
 		}
 	}

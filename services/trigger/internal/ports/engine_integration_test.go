@@ -578,3 +578,73 @@ func TestAWaitStartedAnonymouslyEndsWhenTheIdentifiedCustomerBuys(t *testing.T) 
 		t.Fatalf("notifications = %v; the visitor bought the product as Sara, no discount is due", n)
 	}
 }
+
+func TestOldCausesDoNotAct(t *testing.T) {
+	t.Parallel()
+	csat := rule.Rule{ID: "csat-support", Name: "CSAT after a ticket", Enabled: true, Kind: rule.OnEvent, Start: &rule.EventMatch{Type: "ticket.resolved"},
+		Actions: []rule.Action{{Survey: &rule.SurveyAction{SurveyID: "csat-support", Transactional: true}}}, Controls: rule.Controls{Reentry: true}}
+	e := newEnv(t, csat)
+	// An imported history: a ticket resolved last month.
+	old := ev("res-old", "ticket.resolved", time.Now().Add(-30*24*time.Hour))
+	old.Payload = &journeyv1.JourneyEvent_TicketResolved{TicketResolved: &journeyv1.TicketResolved{TicketId: "1"}}
+	e.publish(t, old)
+	e.settled(t)
+	if n := len(invitations(t, e)); n != 0 {
+		t.Fatalf("a month-old ticket got %d survey invitations, want none", n)
+	}
+}
+
+func TestEditingARuleDoesNotLetALateDuplicateActAgain(t *testing.T) {
+	t.Parallel()
+	csat := rule.Rule{ID: "csat-support", Name: "CSAT after a ticket", Enabled: true, Kind: rule.OnEvent, Start: &rule.EventMatch{Type: "ticket.resolved"},
+		Actions: []rule.Action{{Survey: &rule.SurveyAction{SurveyID: "csat-support", Transactional: true}}}, Controls: rule.Controls{Reentry: true}}
+	e := newEnv(t, csat)
+	res := ev("res-1", "ticket.resolved", time.Now())
+	res.Payload = &journeyv1.JourneyEvent_TicketResolved{TicketResolved: &journeyv1.TicketResolved{TicketId: "1"}}
+	e.publish(t, res)
+	e.settled(t)
+	csat.Name = "CSAT after a resolved ticket"
+	if _, err := e.rules.Put(context.Background(), "demo", csat, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the engine sees version 2", func() bool {
+		r, err := e.rules.Rule(context.Background(), "demo", "csat-support", 0)
+		return err == nil && r.Version == 2
+	})
+	data, _ := proto.Marshal(res) // the same event, late: past JetStream's deduplication
+	if _, err := e.nats.JS.Publish(context.Background(), "cx.demo.journey.ticket.resolved", data); err != nil {
+		t.Fatal(err)
+	}
+	e.settled(t)
+	if n := len(invitations(t, e)); n != 1 {
+		t.Fatalf("%d survey invitations, want 1", n)
+	}
+}
+
+func TestALateOlderEventDoesNotMoveAWaitBack(t *testing.T) {
+	t.Parallel()
+	winback := rule.Rule{ID: "winback", Name: "Win-back after silence", Enabled: true, Kind: rule.Inactivity, Period: dur(3 * time.Second),
+		Actions: []rule.Action{{Task: &rule.TaskAction{Reason: "quiet customer"}}}, Controls: rule.Controls{Reentry: true}}
+	e := newEnv(t, winback)
+	now := time.Now()
+	cart := func(id string, at time.Time) *journeyv1.JourneyEvent {
+		c := ev(id, "cart.updated", at)
+		c.Payload = &journeyv1.JourneyEvent_CartUpdated{CartUpdated: &journeyv1.CartUpdated{CartId: "k"}}
+		return c
+	}
+	// Active now; then an older activity (a retry of one from 2 s ago)
+	// arrives: the wait must stay at now+3s, not move to now+1s.
+	e.publish(t, cart("recent", now.Add(2*time.Second)), cart("older", now))
+	e.settled(t)
+	eventually(t, 10*time.Second, "the win-back task", func() bool {
+		tasks, _, err := e.tasks.List(context.Background(), "demo", task.Filter{}, 10, "")
+		return err == nil && len(tasks) == 1
+	})
+	tasks, _, _ := e.tasks.List(context.Background(), "demo", task.Filter{}, 10, "")
+	if got := tasks[0].CauseEventID; got != "recent" {
+		t.Fatalf("the task was caused by %q, want the latest activity \"recent\"", got)
+	}
+	if late := tasks[0].CreatedAt.Sub(now.Add(5 * time.Second)); late < -time.Second {
+		t.Fatalf("win-back fired %v before the latest activity's quiet period ended", -late)
+	}
+}
