@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
@@ -17,6 +18,11 @@ import (
 
 // MaxBatch is the most events one call may carry.
 const MaxBatch = 1000
+
+// MaxEncodedEvent is the largest event JetStream stores (its 1 MiB message
+// limit, less room for headers). A larger one is refused as invalid, not
+// answered "unavailable": sending it again would never help.
+const MaxEncodedEvent = 1<<20 - 4096
 
 // ErrUnavailable means the journey stream did not acknowledge in time; the
 // event was not (or not knowingly) stored and is safe to send again.
@@ -130,6 +136,11 @@ func (h *PublishEventsHandler) Handle(ctx context.Context, cmd PublishEvents) ([
 		errs := in.Errors
 		if errs == nil {
 			errs = journey.Validate(in.Event, rules)
+		}
+		if errs == nil {
+			if n := proto.Size(in.Event); n > MaxEncodedEvent {
+				errs = journey.Errors{{Reason: fmt.Sprintf("the event is %d bytes encoded; at most %d", n, MaxEncodedEvent)}}
+			}
 		}
 		if errs != nil {
 			results[i].Outcome, results[i].Errors = Rejected, errs

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	ingestv1 "github.com/bazgasht/bazgasht/gen/cx/ingest/v1"
 	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
@@ -432,5 +434,16 @@ func TestGRPCDoesNotChangeTheCallersMessage(t *testing.T) {
 		if ev := decode(t, m); ev.GetTenant() != "demo" || ev.GetReceivedAt() == nil {
 			t.Fatalf("stored %v not stamped", ev)
 		}
+	}
+}
+
+func TestGRPCRefusesAnEventTooLargeForJetStream(t *testing.T) {
+	t.Parallel()
+	g := newGRPCAPI(t)
+	big := &journeyv1.JourneyEvent{Id: "big", Type: "wishlist.added", Customer: &journeyv1.Customer{CustomerId: "c"},
+		Properties: &structpb.Struct{Fields: map[string]*structpb.Value{"pad": structpb.NewStringValue(strings.Repeat("a", 1<<20))}}}
+	_, err := g.client.PublishEvent(withKey(t, demoKey), &ingestv1.PublishEventRequest{Event: big})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("a 1 MiB event = %v, want INVALID_ARGUMENT (sending it again would never help)", err)
 	}
 }
