@@ -193,19 +193,25 @@ func (c *RedisCache) Identity(ctx context.Context, tenant, key string, load func
 
 // Store writes p through to Redis after its commit. When Redis cannot take
 // it, the key goes dirty and is not trusted until it is fenced.
-func (c *RedisCache) Store(ctx context.Context, p *profile.Profile) {
-	if p == nil || !cacheTenantOK(p.Tenant) {
-		return
+func (c *RedisCache) Store(ctx context.Context, ps ...*profile.Profile) {
+	ws := make([]cacheWrite, 0, len(ps))
+	for _, p := range ps {
+		if p == nil || !cacheTenantOK(p.Tenant) {
+			continue
+		}
+		key := c.profileKey(p.Tenant, p.ID)
+		c.forget(key)
+		b, err := json.Marshal(p)
+		if err != nil {
+			c.log.Error("profile cache: encode profile", "err", err)
+			c.markDirty(key, p.Revision)
+			continue
+		}
+		ws = append(ws, cacheWrite{key: key, rev: p.Revision, value: cacheEntry(p.Revision, string(b))})
 	}
-	key := c.profileKey(p.Tenant, p.ID)
-	c.forget(key)
-	b, err := json.Marshal(p)
-	if err != nil {
-		c.log.Error("profile cache: encode profile", "err", err)
-		c.markDirty(key, p.Revision)
-		return
+	if len(ws) > 0 {
+		c.writeThrough(ctx, ws) // one pipeline for a whole batch
 	}
-	c.writeThrough(ctx, []cacheWrite{{key: key, rev: p.Revision, value: cacheEntry(p.Revision, string(b))}})
 }
 
 // Remove drops a profile absorbed into another. It leaves a tombstone, not a

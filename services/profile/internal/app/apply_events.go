@@ -34,7 +34,7 @@ type SegmentPublisher interface {
 // changed identity mapping, so that no reader sees a profile older than the
 // last commit. It never fails: a cache it cannot reach is bypassed.
 type CacheWriter interface {
-	Store(ctx context.Context, p *profile.Profile)
+	Store(ctx context.Context, ps ...*profile.Profile)
 	Remove(ctx context.Context, tenant, id string)
 	StoreIdentities(ctx context.Context, tenant string, index map[string]string)
 }
@@ -171,9 +171,11 @@ func (h *ApplyEventsHandler) foldTenant(ctx context.Context, tb *tenantBatch, ba
 	if err := h.repo.Commit(ctx, tb.tenant, tb.changes); err != nil {
 		return err
 	}
+	stored := make([]*profile.Profile, 0, len(tb.changes.Profiles))
 	for _, p := range tb.changes.Profiles {
-		h.cache.Store(ctx, p)
+		stored = append(stored, p)
 	}
+	h.cache.Store(ctx, stored...)
 	for id := range tb.changes.Absorbed {
 		h.cache.Remove(ctx, tb.tenant, id)
 	}

@@ -338,9 +338,9 @@ type benchTimedCache struct {
 	clock *benchStageClock
 }
 
-func (w benchTimedCache) Store(ctx context.Context, p *profile.Profile) {
+func (w benchTimedCache) Store(ctx context.Context, ps ...*profile.Profile) {
 	defer w.clock.since(&w.clock.cache, time.Now())
-	w.CacheWriter.Store(ctx, p)
+	w.CacheWriter.Store(ctx, ps...)
 }
 
 func (w benchTimedCache) Remove(ctx context.Context, tenant, id string) {
