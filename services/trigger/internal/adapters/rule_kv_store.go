@@ -149,8 +149,19 @@ func (s *RuleStore) Rules(_ context.Context, tenant string) ([]rule.Rule, error)
 	return out, nil
 }
 
-// Rule returns version of a rule (0: the latest).
+// Rule returns version of a rule (0: the latest). The latest of each rule
+// is served from memory; older versions are read from the bucket's history.
 func (s *RuleStore) Rule(ctx context.Context, tenant, id string, version int) (rule.Rule, error) {
+	s.mu.RLock()
+	r, own := s.rules[tenant][id]
+	p, packed := s.pack[id]
+	s.mu.RUnlock()
+	switch {
+	case own && (version == 0 || version == r.Version):
+		return r, nil
+	case !own && packed && (version == 0 || version == p.Version):
+		return p, nil
+	}
 	versions, err := s.Versions(ctx, tenant, id)
 	if err != nil {
 		return rule.Rule{}, err

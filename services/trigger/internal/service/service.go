@@ -239,14 +239,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 			grpcserver.Serving(health, serviceDescs()...)
 			return journeystream.Consume(ctx, conn.JS, events, journeystream.ConsumeConfig{Durable: topology.TriggerConsumer,
-				MaxDeliver: topology.TriggerMaxDeliver, Batch: 100, MaxWait: 100 * time.Millisecond, RetryDelay: time.Second}, ports.EventHandler(engine), log)
+				MaxDeliver: topology.TriggerMaxDeliver, Batch: 100, MaxWait: 10 * time.Millisecond, RetryDelay: time.Second}, ports.EventHandler(engine), log)
 		},
 		func(ctx context.Context) error {
 			if err := store.WaitReady(ctx); err != nil {
 				return nil
 			}
 			return ports.ConsumeTimers(ctx, conn.JS, fired, ports.TimerConfig{Durable: topology.TriggerTimerConsumer,
-				MaxDeliver: topology.TriggerMaxDeliver, Batch: 100, MaxWait: 100 * time.Millisecond, RetryDelay: time.Second}, engine, log)
+				MaxDeliver: topology.TriggerMaxDeliver, Batch: 100, MaxWait: 10 * time.Millisecond, RetryDelay: time.Second}, engine, log)
 		},
 	)
 }
