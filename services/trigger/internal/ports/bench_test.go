@@ -51,7 +51,7 @@ import (
 // which the benchmarks run with.
 const (
 	benchConsumeBatch   = 100
-	benchConsumeWait    = 100 * time.Millisecond
+	benchConsumeWait    = 10 * time.Millisecond
 	benchRetryDelay     = time.Second
 	benchStoreTimeout   = 5 * time.Second
 	benchGlobalCapCount = 3
