@@ -21,6 +21,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/bazgasht/bazgasht/platform/natstest"
+	"github.com/bazgasht/bazgasht/platform/poll"
 	"github.com/bazgasht/bazgasht/platform/proctest"
 )
 
@@ -161,17 +162,10 @@ func TestIngestAnswers503WhileNATSIsDownAndRecovers(t *testing.T) {
 	}
 
 	nats.Restart()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	poll.Until(t, 20*time.Second, "ingest accepts events after NATS came back", func() bool {
 		code, body = post(t, "http://"+in.api+"/v1/events", ev)
-		if code == http.StatusAccepted {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after NATS came back: %d %s", code, body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return code == http.StatusAccepted
+	})
 	ctx := natstest.Context(t, 5*time.Second)
 	s, _ := nats.JS.Stream(ctx, "JOURNEY")
 	if _, err := s.GetLastMsgForSubject(ctx, "cx.shop-e2e.journey.wishlist.added"); err != nil {

@@ -21,6 +21,7 @@ import (
 	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
 	profilev1 "github.com/bazgasht/bazgasht/gen/cx/profile/v1"
 	"github.com/bazgasht/bazgasht/platform/natstest"
+	"github.com/bazgasht/bazgasht/platform/poll"
 	"github.com/bazgasht/bazgasht/platform/proctest"
 	"github.com/bazgasht/bazgasht/platform/redistest"
 )
@@ -75,18 +76,15 @@ func TestShopEventsBecomeAProfile(t *testing.T) {
 	}
 	client := profilev1.NewProfileServiceClient(conn)
 	var p *profilev1.Profile
-	for {
+	poll.Until(t, 20*time.Second, "the profile shows both orders and the NPS answer", func() bool {
 		r, err := client.GetProfile(ctx, &profilev1.GetProfileRequest{Tenant: "shop-e2e",
 			Customer: &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_Identity{Identity: &journeyv1.Customer{Email: "E2E@example.com"}}}})
 		if err == nil && r.GetProfile().GetCommerce().GetOrderCount() == 2 && r.GetProfile().GetFeedback().GetLastNps() != nil {
 			p = r.GetProfile()
-			break
+			return true
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("profile never showed both orders and the NPS answer: %v %v", r, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return false
+	})
 	if rev := p.GetCommerce().GetByCurrency()[0].GetRevenue().GetAmount(); rev != "2400000" {
 		t.Errorf("revenue = %s, want 2400000", rev)
 	}

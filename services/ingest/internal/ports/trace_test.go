@@ -1,6 +1,7 @@
 package ports_test
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/bazgasht/bazgasht/platform/poll"
 	"github.com/bazgasht/bazgasht/services/ingest/internal/adapters"
 	"github.com/bazgasht/bazgasht/services/ingest/internal/app"
 	"github.com/bazgasht/bazgasht/services/ingest/internal/domain/tenant"
@@ -174,16 +176,15 @@ func tracedHTTP(t *testing.T, a *api) string {
 // waitForSpan returns the first ended span of kind, polling until a deadline.
 func waitForSpan(t *testing.T, exp *tracetest.InMemoryExporter, kind trace.SpanKind) tracetest.SpanStub {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var found tracetest.SpanStub
+	poll.Until(t, 5*time.Second, fmt.Sprintf("a %v span", kind), func() bool {
 		for _, s := range exp.GetSpans() {
 			if s.SpanKind == kind {
-				return s
+				found = s
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %v span within 5s; spans: %v", kind, exp.GetSpans())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
+	return found
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/bazgasht/bazgasht/platform/poll"
 	"github.com/bazgasht/bazgasht/platform/redisconn"
 	"github.com/bazgasht/bazgasht/platform/redistest"
 	"github.com/bazgasht/bazgasht/services/profile/internal/adapters"
@@ -218,13 +219,7 @@ func wantRevision(t *testing.T, p *profile.Profile, err error, want int64) {
 // pollFor polls cond until it holds or 5 s pass.
 func pollFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not withinASecond 5 s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, 5*time.Second, what, cond)
 }
 
 func TestNewRedisCacheChecksDependencies(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	reportv1 "github.com/bazgasht/bazgasht/gen/cx/report/v1"
 	"github.com/bazgasht/bazgasht/platform/journeystream"
 	"github.com/bazgasht/bazgasht/platform/natstest"
+	"github.com/bazgasht/bazgasht/platform/poll"
 	"github.com/bazgasht/bazgasht/platform/redisconn"
 	"github.com/bazgasht/bazgasht/platform/redistest"
 	"github.com/bazgasht/bazgasht/platform/topology"
@@ -131,20 +132,19 @@ func (s *svc) publish(t *testing.T, evs ...*journeyv1.JourneyEvent) {
 func (s *svc) settled(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		st, _ := s.nats.JS.Stream(ctx, topology.Journey)
+	poll.Until(t, 15*time.Second, "the profile consumer settles", func() bool {
+		st, err := s.nats.JS.Stream(ctx, topology.Journey)
+		if err != nil {
+			return false
+		}
 		si, err1 := st.Info(ctx)
-		c, _ := s.nats.JS.Consumer(ctx, topology.Journey, topology.ProfileConsumer)
+		c, err := s.nats.JS.Consumer(ctx, topology.Journey, topology.ProfileConsumer)
+		if err != nil {
+			return false
+		}
 		ci, err2 := c.Info(ctx)
-		if err1 == nil && err2 == nil && ci.AckFloor.Stream >= si.State.LastSeq && ci.NumAckPending == 0 && ci.NumPending == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("profile consumer did not settle: stream last %d, ack floor %d, pending %d", si.State.LastSeq, ci.AckFloor.Stream, ci.NumAckPending)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err1 == nil && err2 == nil && ci.AckFloor.Stream >= si.State.LastSeq && ci.NumAckPending == 0 && ci.NumPending == 0
+	})
 }
 
 func (s *svc) get(t *testing.T, tenant string, ref *profilev1.CustomerRef) *profilev1.Profile {
@@ -312,20 +312,13 @@ func TestLateDuplicateHasOneEffect(t *testing.T) {
 	s.settled(t)
 	before := s.get(t, "demo", byCustomer("c-1"))
 
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, 10*time.Second, "JetStream stores the event again past its window", func() bool {
 		a := s.pub.Publish(context.Background(), []*journeyv1.JourneyEvent{order})[0]
 		if a.Err != nil {
 			t.Fatal(a.Err)
 		}
-		if !a.Duplicate {
-			break // stored again: JetStream no longer remembered the id
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("JetStream kept deduplicating past its window")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return !a.Duplicate // stored again: JetStream no longer remembered the id
+	})
 	s.settled(t)
 	after := s.get(t, "demo", byCustomer("c-1"))
 	if after.GetCommerce().GetOrderCount() != 1 || after.GetRevision() != before.GetRevision() {

@@ -19,6 +19,7 @@ import (
 	surveyv1 "github.com/bazgasht/bazgasht/gen/cx/survey/v1"
 	"github.com/bazgasht/bazgasht/platform/journeystream"
 	"github.com/bazgasht/bazgasht/platform/natstest"
+	"github.com/bazgasht/bazgasht/platform/poll"
 	"github.com/bazgasht/bazgasht/platform/proctest"
 	"github.com/bazgasht/bazgasht/platform/redistest"
 	"github.com/bazgasht/bazgasht/platform/topology"
@@ -239,13 +240,7 @@ func firings(t *testing.T, e *env) []*journeyv1.TriggerFired {
 // eventually polls cond until it holds or d passes.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	poll.Until(t, d, what, cond)
 }
 
 // settled waits until both trigger consumers have processed everything.
