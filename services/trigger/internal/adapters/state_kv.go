@@ -19,7 +19,7 @@ import (
 // timer stops and the latest start of each wait in the TRIGGER_STATE bucket:
 // <tenant>.f.<firing hash> (the decision and whether it was carried out),
 // <tenant>.l.<timer key hash> (the latest start of a wait), <tenant>.h.<customer>.<rule>
-// (firing times, the last 50), <tenant>.x.<timer key hash> (stopped at).
+// (firing times, the last 50; the caps count them), <tenant>.x.<timer key hash> (stopped at).
 type KVState struct{ kv jetstream.KeyValue }
 
 // NewKVState opens the bucket.
@@ -85,19 +85,6 @@ func historyKey(tenant, customerKey, ruleID string) string {
 	return tenant + ".h." + customerKey + "." + ruleID
 }
 
-// Firings returns the recorded firing times.
-func (s *KVState) Firings(ctx context.Context, tenant, customerKey, ruleID string) ([]time.Time, error) {
-	h, _, err := s.history(ctx, historyKey(tenant, customerKey, ruleID))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]time.Time, 0, len(h))
-	for _, t := range h {
-		out = append(out, t)
-	}
-	return out, nil
-}
-
 // history is firing id -> time, the latest 50.
 func (s *KVState) history(ctx context.Context, key string) (map[string]time.Time, uint64, error) {
 	e, err := s.kv.Get(ctx, key)
@@ -114,20 +101,29 @@ func (s *KVState) history(ctx context.Context, key string) (map[string]time.Time
 	return h, e.Revision(), nil
 }
 
-// RecordFiring records a firing once by its id (compare-and-set, retried
-// on a race), keeping the latest 50.
-func (s *KVState) RecordFiring(ctx context.Context, tenant, customerKey, ruleID, firingID string, at time.Time) error {
+// Reserve records a firing in a history when the limit allows it. The
+// check and the write are one compare-and-set on the history's key: when
+// another firing wrote in between, the update fails and the check runs
+// again on what that one wrote.
+func (s *KVState) Reserve(ctx context.Context, tenant, customerKey, ruleID, firingID string, at time.Time, limit app.Limit) (bool, error) {
 	key := historyKey(tenant, customerKey, ruleID)
 	for attempt := 0; ; attempt++ {
 		h, rev, err := s.history(ctx, key)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if _, done := h[firingID]; done {
-			return nil
+			return true, nil
+		}
+		times := make([]time.Time, 0, len(h))
+		for _, t := range h {
+			times = append(times, t)
+		}
+		if !limit.Allows(times) {
+			return false, nil
 		}
 		h[firingID] = at
-		for len(h) > 50 {
+		for len(h) > historyKept {
 			oldest := ""
 			for id, t := range h {
 				if oldest == "" || t.Before(h[oldest]) {
@@ -136,19 +132,54 @@ func (s *KVState) RecordFiring(ctx context.Context, tenant, customerKey, ruleID,
 			}
 			delete(h, oldest)
 		}
-		data, _ := json.Marshal(h)
-		if rev == 0 {
-			_, err = s.kv.Create(ctx, key, data)
-		} else {
-			_, err = s.kv.Update(ctx, key, data, rev)
+		if err = s.write(ctx, key, h, rev); err == nil {
+			return true, nil
 		}
-		if err == nil {
-			return nil
-		}
-		if attempt == 5 {
-			return fmt.Errorf("trigger state: record firing: %w", err)
+		if attempt == casAttempts {
+			return false, fmt.Errorf("trigger state: reserve: %w", err)
 		}
 	}
+}
+
+// Release removes a firing from a history (compare-and-set, like Reserve).
+func (s *KVState) Release(ctx context.Context, tenant, customerKey, ruleID, firingID string) error {
+	key := historyKey(tenant, customerKey, ruleID)
+	for attempt := 0; ; attempt++ {
+		h, rev, err := s.history(ctx, key)
+		if err != nil {
+			return err
+		}
+		if _, held := h[firingID]; !held {
+			return nil
+		}
+		delete(h, firingID)
+		if err = s.write(ctx, key, h, rev); err == nil {
+			return nil
+		}
+		if attempt == casAttempts {
+			return fmt.Errorf("trigger state: release: %w", err)
+		}
+	}
+}
+
+// historyKept is how many firings a history remembers: more than any cap.
+const historyKept = 50
+
+// casAttempts bounds how often a compare-and-set is retried after losing a
+// race; each loss means another firing of the same customer wrote.
+const casAttempts = 16
+
+func (s *KVState) write(ctx context.Context, key string, h map[string]time.Time, rev uint64) error {
+	data, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if rev == 0 {
+		_, err = s.kv.Create(ctx, key, data)
+	} else {
+		_, err = s.kv.Update(ctx, key, data, rev)
+	}
+	return err
 }
 
 func latestKey(tenant, key string) string { return tenant + ".l." + hashed(key) }

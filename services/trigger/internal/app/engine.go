@@ -136,10 +136,14 @@ type State interface {
 	Decide(ctx context.Context, tenant, firingID string, d Decision) (bool, error)
 	// Finish marks a firing's actions done.
 	Finish(ctx context.Context, tenant, firingID string, d Decision) error
-	// Firings returns when a customer fired a rule ("" for all rules).
-	Firings(ctx context.Context, tenant, customerKey, ruleID string) ([]time.Time, error)
-	// RecordFiring records a firing once (by its id) at a time.
-	RecordFiring(ctx context.Context, tenant, customerKey, ruleID, firingID string, at time.Time) error
+	// Reserve records a firing of a customer (by its id) in the history of
+	// a rule ("" for all rules) when the limit allows it, in one atomic
+	// step: two firings racing for the last slot of a cap cannot both get
+	// it, whichever consumer or replica they come from. A firing already
+	// recorded is allowed again (a retry counts once).
+	Reserve(ctx context.Context, tenant, customerKey, ruleID, firingID string, at time.Time, limit Limit) (bool, error)
+	// Release removes a reservation that its firing will not use.
+	Release(ctx context.Context, tenant, customerKey, ruleID, firingID string) error
 	// Advance records cause as the latest start of a wait, unless a later
 	// one is recorded; it reports whether cause is the latest. Latest
 	// returns the recorded time (zero: none).
@@ -154,6 +158,27 @@ type State interface {
 	// Catalog events (a product back in stock) reach customers through it.
 	AddBuyer(ctx context.Context, tenant, productID string, c Customer) error
 	Buyers(ctx context.Context, tenant, productID string) ([]Customer, error)
+}
+
+// Limit bounds a history: at most Count firings at or after Since; a zero
+// Count is no limit.
+type Limit struct {
+	Count int
+	Since time.Time
+}
+
+// Allows reports whether a history of firing times has room for one more.
+func (l Limit) Allows(history []time.Time) bool {
+	if l.Count <= 0 {
+		return true
+	}
+	n := 0
+	for _, t := range history {
+		if !t.Before(l.Since) {
+			n++
+		}
+	}
+	return n < l.Count
 }
 
 // Actor carries out a firing's actions and announces it (trigger.fired);
@@ -523,8 +548,7 @@ func (e *Engine) fire(ctx context.Context, f Firing, profile map[string]any) err
 		return nil // a duplicate: this firing already acted
 	}
 	if !known {
-		key := f.Customer.Key()
-		if d.Suppressed, d.Reason, err = e.controls(ctx, f, key, profile); err != nil {
+		if d.Suppressed, d.Reason, err = e.controls(ctx, f, profile); err != nil {
 			return err
 		}
 		fresh, err := e.state.Decide(ctx, f.Tenant, f.ID, d)
@@ -532,16 +556,20 @@ func (e *Engine) fire(ctx context.Context, f Firing, profile map[string]any) err
 			return err
 		}
 		if !fresh {
-			return e.fire(ctx, f, profile) // decided concurrently: follow that decision
-		}
-	}
-	if !d.Suppressed {
-		// Caps count when messages go out, not when their causes happened;
-		// recorded by firing id, so a retry does not count twice.
-		for _, rid := range []string{f.Rule.ID, ""} {
-			if err := e.state.RecordFiring(ctx, f.Tenant, f.Customer.Key(), rid, f.ID, e.now()); err != nil {
-				return err
+			// Decided concurrently: follow that decision, and give back the
+			// slots this attempt took if that one held the firing back.
+			if other, _, err := e.state.Decided(ctx, f.Tenant, f.ID); err == nil && other.Suppressed && !d.Suppressed {
+				if err := e.release(ctx, f); err != nil {
+					return err
+				}
 			}
+			return e.fire(ctx, f, profile)
+		}
+	} else if !d.Suppressed {
+		// A retry of a firing decided before: its slots are recorded by its
+		// id, so taking them again counts once.
+		if _, _, err := e.reserve(ctx, f, true); err != nil {
+			return err
 		}
 	}
 	f.Suppressed, f.Reason = d.Suppressed, d.Reason
@@ -552,50 +580,68 @@ func (e *Engine) fire(ctx context.Context, f Firing, profile map[string]any) err
 	return e.state.Finish(ctx, f.Tenant, f.ID, d)
 }
 
-// controls decides whether a firing is held back, and why.
-func (e *Engine) controls(ctx context.Context, f Firing, key string, profile map[string]any) (bool, string, error) {
-	c := f.Rule.Controls
-	exited, err := e.state.Stopped(ctx, f.Tenant, timerKey(f.Rule.ID, key, ""))
+// controls decides whether a firing is held back, and why. A firing that
+// goes ahead has taken its slots in the rule's and the global cap.
+func (e *Engine) controls(ctx context.Context, f Firing, profile map[string]any) (bool, string, error) {
+	exited, err := e.state.Stopped(ctx, f.Tenant, timerKey(f.Rule.ID, f.Customer.Key(), ""))
 	if err != nil {
 		return false, "", err
 	}
-	if !exited.IsZero() && !exited.Before(f.Cause.OccurredAt) && len(c.Exit) > 0 {
+	if !exited.IsZero() && !exited.Before(f.Cause.OccurredAt) && len(f.Rule.Controls.Exit) > 0 {
 		return true, "exit", nil
-	}
-	mine, err := e.state.Firings(ctx, f.Tenant, key, f.Rule.ID)
-	if err != nil {
-		return false, "", err
-	}
-	if len(mine) > 0 && !c.Reentry && c.CapPerCustomer == 0 {
-		return true, "reentry", nil
-	}
-	now := e.now()
-	if c.CapPerCustomer > 0 && countSince(mine, now.Add(-time.Duration(c.CapWindow))) >= c.CapPerCustomer {
-		return true, "cap", nil
-	}
-	if e.globalCap.Count > 0 && !c.ExemptFromGlobalCap {
-		all, err := e.state.Firings(ctx, f.Tenant, key, "")
-		if err != nil {
-			return false, "", err
-		}
-		if countSince(all, now.Add(-e.globalCap.Window)) >= e.globalCap.Count {
-			return true, "global_cap", nil
-		}
 	}
 	if !consents(f.Rule, profile) {
 		return true, "consent", nil
 	}
+	ok, reason, err := e.reserve(ctx, f, false)
+	if err != nil || !ok {
+		return !ok, reason, err
+	}
 	return false, "", nil
 }
 
-func countSince(ts []time.Time, since time.Time) int {
-	n := 0
-	for _, t := range ts {
-		if !t.Before(since) {
-			n++
+// reserve takes the firing's slot in its rule's history and then in the
+// customer's history across rules, each within its limit (unless retry:
+// the slots were taken when the firing was decided). When the global cap
+// refuses, the rule's slot is given back.
+func (e *Engine) reserve(ctx context.Context, f Firing, retry bool) (bool, string, error) {
+	c := f.Rule.Controls
+	key, now := f.Customer.Key(), e.now()
+	var mine Limit
+	reason := "cap"
+	switch {
+	case retry:
+	case c.CapPerCustomer > 0:
+		mine = Limit{Count: c.CapPerCustomer, Since: now.Add(-time.Duration(c.CapWindow))}
+	case !c.Reentry:
+		mine, reason = Limit{Count: 1}, "reentry"
+	}
+	ok, err := e.state.Reserve(ctx, f.Tenant, key, f.Rule.ID, f.ID, now, mine)
+	if err != nil || !ok {
+		return false, reason, err
+	}
+	var all Limit
+	if !retry && e.globalCap.Count > 0 && !c.ExemptFromGlobalCap {
+		all = Limit{Count: e.globalCap.Count, Since: now.Add(-e.globalCap.Window)}
+	}
+	ok, err = e.state.Reserve(ctx, f.Tenant, key, "", f.ID, now, all)
+	if err != nil {
+		return false, "", err
+	}
+	if !ok {
+		return false, "global_cap", e.state.Release(ctx, f.Tenant, key, f.Rule.ID, f.ID)
+	}
+	return true, "", nil
+}
+
+// release gives back both slots of a firing that will not act.
+func (e *Engine) release(ctx context.Context, f Firing) error {
+	for _, rid := range []string{f.Rule.ID, ""} {
+		if err := e.state.Release(ctx, f.Tenant, f.Customer.Key(), rid, f.ID); err != nil {
+			return err
 		}
 	}
-	return n
+	return nil
 }
 
 // consents reports whether the customer allows every explicit channel the

@@ -59,9 +59,17 @@ type env struct {
 	engine   *app.Engine
 	cancel   context.CancelFunc
 	done     chan struct{}
+	// globalCap bounds firings per customer across rules (zero: none).
+	globalCap app.GlobalCap
 }
 
 func newEnv(t *testing.T, rules ...rule.Rule) *env {
+	t.Helper()
+	return newEnvCapped(t, app.GlobalCap{}, rules...)
+}
+
+// newEnvCapped is newEnv with a global per-customer cap across rules.
+func newEnvCapped(t *testing.T, globalCap app.GlobalCap, rules ...rule.Rule) *env {
 	t.Helper()
 	srv := natstest.Start(t)
 	ctx := context.Background()
@@ -76,7 +84,7 @@ func newEnv(t *testing.T, rules ...rule.Rule) *env {
 		"PROFILE_GRPC_ADDR="+profileAddr, "PROFILE_ADMIN_ADDR="+profileAdmin)
 	p.WaitReady(t, "http://"+profileAdmin+"/readyz", 20*time.Second)
 
-	e := &env{nats: srv}
+	e := &env{nats: srv, globalCap: globalCap}
 	var err error
 	if e.rules, err = adapters.NewRuleStore(ctx, srv.JS, nil); err != nil {
 		t.Fatal(err)
@@ -120,7 +128,7 @@ func (e *env) start(t *testing.T, profiles app.ProfileReader) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.engine, err = app.NewEngine(e.rules, profiles, timers, state, actor, app.GlobalCap{}, time.Now); err != nil {
+	if e.engine, err = app.NewEngine(e.rules, profiles, timers, state, actor, e.globalCap, time.Now); err != nil {
 		t.Fatal(err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
@@ -408,6 +416,46 @@ func TestCapSuppressesAndSaysWhy(t *testing.T) {
 	}
 	if inv := invitations(t, e); len(inv) != 1 || inv[0].GetTouchpoint() != "ticket:77" {
 		t.Fatalf("invitations = %v, want only ticket:77", inv)
+	}
+}
+
+// The global cap counts firings across rules and across the two consumers
+// that fire them (events, and timers a second later): of five firings of
+// one customer, exactly two act. (Firings racing for the last slot are
+// shown by TestReserveGivesACapsSlotsOnceUnderRaces.)
+func TestGlobalCapHoldsAcrossRulesAndConsumers(t *testing.T) {
+	t.Parallel()
+	thanks := rule.Rule{ID: "thanks", Name: "Thanks for every resolved ticket", Enabled: true, Kind: rule.OnEvent,
+		Start:    &rule.EventMatch{Type: "ticket.resolved"},
+		Actions:  []rule.Action{{Notify: &rule.NotifyAction{Template: "thanks", Channel: "auto"}}},
+		Controls: rule.Controls{Reentry: true}}
+	e := newEnvCapped(t, app.GlobalCap{Count: 2, Window: time.Hour}, thanks, satisfactionRule(time.Second))
+	now := time.Now()
+	var evs []*journeyv1.JourneyEvent
+	for i := range 4 {
+		r := ev(fmt.Sprintf("res-%d", i), "ticket.resolved", now)
+		r.Payload = &journeyv1.JourneyEvent_TicketResolved{TicketResolved: &journeyv1.TicketResolved{TicketId: fmt.Sprint(70 + i)}}
+		evs = append(evs, r)
+	}
+	e.publish(t, append([]*journeyv1.JourneyEvent{delivered("d1", "1001", now)}, evs...)...)
+	eventually(t, 20*time.Second, "five firings announced", func() bool { return len(firings(t, e)) == 5 })
+	e.settled(t)
+	acted, capped := 0, 0
+	for _, f := range firings(t, e) {
+		switch {
+		case !f.GetSuppressed():
+			acted++
+		case f.GetSuppressionReason() == "global_cap":
+			capped++
+		default:
+			t.Fatalf("firing %v suppressed for %q, want global_cap", f, f.GetSuppressionReason())
+		}
+	}
+	if acted != 2 || capped != 3 {
+		t.Fatalf("%d acted and %d were capped, want 2 and 3", acted, capped)
+	}
+	if got := len(invitations(t, e)) + len(notifications(t, e)); got != 2 {
+		t.Fatalf("%d requests queued, want the 2 that acted", got)
 	}
 }
 
