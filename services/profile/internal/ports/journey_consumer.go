@@ -48,6 +48,7 @@ func ToDomain(ev *journeyv1.JourneyEvent, seq uint64) profile.Event {
 	e := profile.Event{
 		ID:         ev.GetId(),
 		Type:       ev.GetType(),
+		Source:     ev.GetSource(),
 		Seq:        seq,
 		OccurredAt: ev.GetOccurredAt().AsTime(),
 		Touchpoint: ev.GetContext().GetChannel(),

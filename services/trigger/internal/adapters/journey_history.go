@@ -109,6 +109,6 @@ func historyEvent(data []byte) (app.Event, bool) {
 		return app.Event{}, false
 	}
 	c := ev.GetCustomer()
-	return app.Event{Tenant: ev.GetTenant(), ID: ev.GetId(), Type: ev.GetType(), OccurredAt: ev.GetOccurredAt().AsTime(), Doc: doc,
+	return app.Event{Tenant: ev.GetTenant(), ID: ev.GetId(), Type: ev.GetType(), Source: ev.GetSource(), OccurredAt: ev.GetOccurredAt().AsTime(), Doc: doc,
 		Customer: app.Customer{CustomerID: c.GetCustomerId(), Email: c.GetEmail(), Phone: c.GetPhone(), AnonymousID: c.GetAnonymousId()}}, true
 }

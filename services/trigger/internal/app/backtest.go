@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bazgasht/bazgasht/platform/journey/activity"
 	"github.com/bazgasht/bazgasht/services/trigger/internal/domain/rule"
 )
 
@@ -248,7 +249,7 @@ func (s *simulation) event(ev Event) {
 	case rule.Absence:
 		s.waitOrStop(key, ev, doc, []rule.EventMatch{*r.Absent}, r.Within.Std())
 	case rule.Inactivity:
-		if IsActivity(ev.Type) {
+		if activity.Is(ev.Type, ev.Source) {
 			s.schedule(key, "idle", ev, ev.OccurredAt.Add(r.Period.Std()))
 		}
 	}

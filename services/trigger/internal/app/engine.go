@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bazgasht/bazgasht/platform/journey/activity"
 	"github.com/bazgasht/bazgasht/services/trigger/internal/domain/rule"
 )
 
@@ -59,9 +60,11 @@ func normalPhone(p string) string {
 
 // Event is a journey event as the engine sees it.
 type Event struct {
-	Tenant     string
-	ID         string
-	Type       string
+	Tenant string
+	ID     string
+	Type   string
+	// Source is who published the event: a shop, or a Bazgasht service.
+	Source     string
 	OccurredAt time.Time
 	Customer   Customer
 	// Doc is the event's JSON form (proto field names), for conditions,
@@ -218,18 +221,6 @@ func NewEngine(rules RuleSource, profiles ProfileReader, timers Scheduler, state
 	return &Engine{rules: rules, profiles: profiles, timers: timers, state: state, actor: actor, globalCap: globalCap, now: now}, nil
 }
 
-// IsActivity says whether an event type is something the customer did (the
-// profile service's rule): messages, segment changes, firings and tasks are
-// not.
-func IsActivity(typ string) bool {
-	for _, p := range []string{"notification.", "segment.", "trigger.", "task.", "survey.invited", "product.back_in_stock"} {
-		if strings.HasPrefix(typ, p) {
-			return false
-		}
-	}
-	return true
-}
-
 // HandleEvent runs every rule of the event's tenant against it: fires
 // event and segment rules, starts and stops timers.
 func (e *Engine) HandleEvent(ctx context.Context, ev Event) error {
@@ -276,7 +267,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) error {
 				return err
 			}
 		case rule.Inactivity:
-			if IsActivity(ev.Type) {
+			if activity.Is(ev.Type, ev.Source) {
 				at := ev.OccurredAt.Add(time.Duration(r.Period))
 				if at.After(e.now()) || r.Controls.FireOverdue {
 					t := Timer{Key: timerKey(r.ID, key, "idle"), Tenant: ev.Tenant, RuleID: r.ID, Version: r.Version, Customer: ev.Customer, Cause: ev, At: at}

@@ -61,7 +61,7 @@ func ToEvent(ev *journeyv1.JourneyEvent) (app.Event, error) {
 		return app.Event{}, err
 	}
 	c := ev.GetCustomer()
-	return app.Event{Tenant: ev.GetTenant(), ID: ev.GetId(), Type: ev.GetType(), OccurredAt: ev.GetOccurredAt().AsTime(), Doc: doc,
+	return app.Event{Tenant: ev.GetTenant(), ID: ev.GetId(), Type: ev.GetType(), Source: ev.GetSource(), OccurredAt: ev.GetOccurredAt().AsTime(), Doc: doc,
 		Customer: app.Customer{CustomerID: c.GetCustomerId(), Email: c.GetEmail(), Phone: c.GetPhone(), AnonymousID: c.GetAnonymousId()}}, nil
 }
 

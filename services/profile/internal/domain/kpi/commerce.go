@@ -330,7 +330,7 @@ func (r *cohortRow) add(p *profile.Profile, orders []order, cbounds []period.Bou
 		mark(o.at)
 	}
 	for _, e := range p.Applied {
-		if profile.IsActivity(e.Type) {
+		if e.Activity() {
 			mark(e.At)
 		}
 	}

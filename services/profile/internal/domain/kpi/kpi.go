@@ -59,7 +59,7 @@ func (f Filter) keepsTicket(t *profile.Ticket) bool {
 }
 
 // lastActivity is the time of the customer's latest activity at or before
-// asOf; zero when there was none. Activity is profile.IsActivity, the rule
+// asOf; zero when there was none. Activity is EventRef.Activity, the rule
 // the profile uses for LastActivity, so cohort retention and at-risk counts
 // agree with Profile.Stage.
 func lastActivity(p *profile.Profile, asOf time.Time) time.Time {
@@ -68,7 +68,7 @@ func lastActivity(p *profile.Profile, asOf time.Time) time.Time {
 	}
 	var last time.Time
 	for _, e := range p.Applied {
-		if profile.IsActivity(e.Type) && !e.At.After(asOf) && e.At.After(last) {
+		if e.Activity() && !e.At.After(asOf) && e.At.After(last) {
 			last = e.At
 		}
 	}

@@ -633,27 +633,32 @@ func TestFoldTouchpointOfOrdersAndTickets(t *testing.T) {
 	}
 }
 
-func TestIsActivity(t *testing.T) {
+// LastActivity moves with what the customer did, not with what Bazgasht
+// did to them: a trait a trigger rule set, a message, a segment change or
+// an invitation leaves it where the customer's last order put it.
+func TestFoldLastActivityIsTheCustomersOwn(t *testing.T) {
 	t.Parallel()
+	byRule := updated("u-rule", day(5), profile.TraitsEvent{Custom: map[string]string{"winback_sent": "yes"}})
+	byRule.Source = "trigger"
+	byShop := updated("u-shop", day(6), profile.TraitsEvent{Custom: map[string]string{"tier": "gold"}})
+	byShop.Source = "api"
+	answer := responded("s-1", "nps", 9, day(7))
+	answer.Source = "survey"
 	tests := []struct {
-		eventType string
-		want      bool
+		name   string
+		events []profile.Event
+		want   time.Time
 	}{
-		{"order.placed", true},
-		{"product.viewed", true},
-		{"customer.updated", true},
-		{"ticket.opened", true},
-		{"survey.responded", true},
-		{"survey.invited", false},
-		{"notification.sent", false},
-		{"segment.entered", false},
-		{"trigger.fired", false},
-		{"task.created", false},
+		{"an order", []profile.Event{placed("o1", "1", day(1), "IRT", "100")}, day(1)},
+		{"then things done to the customer", []profile.Event{placed("o1", "1", day(1), "IRT", "100"), byRule,
+			ev("n-1", "notification.sent", day(5)), ev("seg-1", "segment.entered", day(5)), ev("inv-1", "survey.invited", day(5))}, day(1)},
+		{"then traits from the shop", []profile.Event{placed("o1", "1", day(1), "IRT", "100"), byRule, byShop}, day(6)},
+		{"then a survey answer", []profile.Event{placed("o1", "1", day(1), "IRT", "100"), byRule, answer}, day(7)},
 	}
 	for _, tt := range tests {
-		t.Run(tt.eventType, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			check(t, "IsActivity", profile.IsActivity(tt.eventType), tt.want)
+			check(t, "last activity", fold(t, tt.events...).LastActivity, tt.want)
 		})
 	}
 }

@@ -3,8 +3,9 @@ package profile
 import (
 	"slices"
 	"sort"
-	"strings"
 	"time"
+
+	"github.com/bazgasht/bazgasht/platform/journey/activity"
 )
 
 // Event is what the fold needs of one journey event, already decoded. The
@@ -12,6 +13,7 @@ import (
 type Event struct {
 	ID         string
 	Type       string
+	Source     string // who published it: a shop's "api", or a Bazgasht service
 	Seq        uint64 // position in the JOURNEY stream, for the timeline
 	OccurredAt time.Time
 	Identities []Identity
@@ -112,7 +114,13 @@ type EventRef struct {
 	Type string    `json:"t"`
 	At   time.Time `json:"at"`
 	Seq  uint64    `json:"seq"`
+	// Passive marks an event that is not the customer's own activity (see
+	// Activity).
+	Passive bool `json:"passive,omitempty"`
 }
+
+// Activity says whether the event was something the customer did.
+func (r EventRef) Activity() bool { return !r.Passive }
 
 // Merge records a profile absorbed into this one.
 type Merge struct {
@@ -281,12 +289,13 @@ func (p *Profile) Apply(e Event) bool {
 		p.AddIdentity(id)
 	}
 	at := e.OccurredAt
-	p.addApplied(EventRef{ID: e.ID, Type: e.Type, At: at, Seq: e.Seq})
+	active := activity.Is(e.Type, e.Source)
+	p.addApplied(EventRef{ID: e.ID, Type: e.Type, At: at, Seq: e.Seq, Passive: !active})
 	p.Revision++
 	if p.FirstSeen.IsZero() || at.Before(p.FirstSeen) {
 		p.FirstSeen = at
 	}
-	if IsActivity(e.Type) && at.After(p.LastActivity) {
+	if active && at.After(p.LastActivity) {
 		p.LastActivity = at
 	}
 	switch e.Type {
@@ -307,17 +316,6 @@ func (p *Profile) Apply(e Event) bool {
 	case "survey.responded":
 		if e.Survey != nil {
 			p.applySurvey(*e.Survey, e.Touchpoint, at, e.ID)
-		}
-	}
-	return true
-}
-
-// IsActivity says whether an event type is something the customer did, as
-// opposed to something Bazgasht did to them (a message, a segment change).
-func IsActivity(eventType string) bool {
-	for _, p := range []string{"notification.", "segment.", "trigger.", "task.", "survey.invited"} {
-		if strings.HasPrefix(eventType, p) {
-			return false
 		}
 	}
 	return true
