@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -152,6 +154,87 @@ func (s *TaskKVStore) List(ctx context.Context, tenant string, f task.Filter, pa
 				return nil, "", err
 			}
 			all = append(all, *t)
+		}
+	}
+}
+
+var _ task.Outbox = (*TaskKVStore)(nil)
+
+// outboxPrefix starts the keys of held announcements,
+// _outbox.<tenant>.<task id>: no tenant starts with '_', so a tenant's
+// List never reads them.
+const outboxPrefix = "_outbox."
+
+func outboxKey(tenant, id string) (string, error) {
+	key, err := taskKey(tenant, id)
+	return outboxPrefix + key, err
+}
+
+// Hold records that a task's task.completed event is about to be published.
+func (s *TaskKVStore) Hold(ctx context.Context, tenant, id string, at time.Time) error {
+	key, err := outboxKey(tenant, id)
+	if err != nil {
+		return err
+	}
+	if _, err := s.kv.Put(ctx, key, []byte(at.UTC().Format(time.RFC3339Nano))); err != nil {
+		return fmt.Errorf("task store: hold %s: %w", key, err)
+	}
+	return nil
+}
+
+// Held reports whether a task's announcement is outstanding.
+func (s *TaskKVStore) Held(ctx context.Context, tenant, id string) (bool, error) {
+	key, err := outboxKey(tenant, id)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("task store: outbox %s: %w", key, err)
+	}
+	return true, nil
+}
+
+// Release forgets a task's announcement.
+func (s *TaskKVStore) Release(ctx context.Context, tenant, id string) error {
+	key, err := outboxKey(tenant, id)
+	if err != nil {
+		return err
+	}
+	if err := s.kv.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("task store: release %s: %w", key, err)
+	}
+	return nil
+}
+
+// Outstanding lists the held announcements of every tenant.
+func (s *TaskKVStore) Outstanding(ctx context.Context) ([]task.Pending, error) {
+	w, err := s.kv.Watch(ctx, outboxPrefix+">", jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("task store: outbox: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	var out []task.Pending
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("task store: outbox: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, errors.New("task store: outbox: watch ended early")
+			}
+			if e == nil {
+				return out, nil
+			}
+			tenant, id, ok := strings.Cut(strings.TrimPrefix(e.Key(), outboxPrefix), ".")
+			at, err := time.Parse(time.RFC3339Nano, string(e.Value()))
+			if !ok || err != nil {
+				continue // not an entry this store wrote
+			}
+			out = append(out, task.Pending{Tenant: tenant, ID: id, At: at})
 		}
 	}
 }

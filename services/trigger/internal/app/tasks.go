@@ -25,16 +25,17 @@ type TaskEvents interface {
 // complete it.
 type Tasks struct {
 	repo   task.Repository
+	outbox task.Outbox
 	events TaskEvents
 	now    func() time.Time
 }
 
 // NewTasks checks its dependencies.
-func NewTasks(repo task.Repository, events TaskEvents, now func() time.Time) (*Tasks, error) {
-	if repo == nil || events == nil || now == nil {
-		return nil, errors.New("app: task repository, task events and clock are required")
+func NewTasks(repo task.Repository, outbox task.Outbox, events TaskEvents, now func() time.Time) (*Tasks, error) {
+	if repo == nil || outbox == nil || events == nil || now == nil {
+		return nil, errors.New("app: task repository, outbox, task events and clock are required")
 	}
-	return &Tasks{repo: repo, events: events, now: now}, nil
+	return &Tasks{repo: repo, outbox: outbox, events: events, now: now}, nil
 }
 
 // List returns a page of the tenant's tasks matching f, most urgent first,
@@ -70,14 +71,31 @@ func (u *Tasks) Claim(ctx context.Context, tenant, id, assignee string) (*task.T
 // and publishes nothing, so the event is announced once. A task claimed by
 // another agent is task.ErrHeldByOther.
 //
-// The task is stored done before the event is published: a failed publish
-// is ErrNotAnnounced for the caller, but the task stays done, and calling
-// again does not publish (the event is lost). An outbox in the task record
-// would close that gap.
+// The announcement is held in the outbox before the task is stored done,
+// and released once published: a failed publish is ErrNotAnnounced for the
+// caller and the task stays done, but calling again publishes it, and
+// AnnounceOutstanding publishes whatever a failure or a crash left held.
+// The event's id is derived from the task, so publishing twice stores it
+// once.
 func (u *Tasks) Complete(ctx context.Context, tenant, id, assignee, outcome string) (*task.Task, error) {
+	if err := checkTenant(tenant); err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return nil, &task.FieldError{Field: "task_id", Reason: "required"}
+	}
+	outstanding, err := u.outbox.Held(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	if !outstanding {
+		if err := u.outbox.Hold(ctx, tenant, id, u.now()); err != nil {
+			return nil, err
+		}
+	}
 	var done *task.Task
 	already := false
-	err := u.update(ctx, tenant, id, func(t *task.Task) (bool, error) {
+	err = u.update(ctx, tenant, id, func(t *task.Task) (bool, error) {
 		done = t
 		err := t.Complete(assignee, outcome, u.now())
 		if errors.Is(err, task.ErrAlreadyDone) {
@@ -86,16 +104,63 @@ func (u *Tasks) Complete(ctx context.Context, tenant, id, assignee, outcome stri
 		}
 		return err == nil, err
 	})
-	if err != nil {
+	switch {
+	case err != nil:
+		if !outstanding {
+			// Nothing was completed: the entry this call held has nothing
+			// to announce (if this release fails, AnnounceOutstanding
+			// drops it).
+			_ = u.outbox.Release(ctx, tenant, id)
+		}
 		return nil, err
+	case already && !outstanding:
+		// Done and announced before: publish nothing again.
+		return done, u.outbox.Release(ctx, tenant, id)
 	}
-	if already {
-		return done, nil
+	// Done now, or done before with its announcement still outstanding.
+	return done, u.announce(ctx, done)
+}
+
+// announce publishes a done task's task.completed event and releases its
+// outbox entry.
+func (u *Tasks) announce(ctx context.Context, t *task.Task) error {
+	if err := u.events.TaskCompleted(ctx, t); err != nil {
+		return fmt.Errorf("%w: task %s: %w", ErrNotAnnounced, t.ID, err)
 	}
-	if err := u.events.TaskCompleted(ctx, done); err != nil {
-		return done, fmt.Errorf("%w: task %s: %w", ErrNotAnnounced, done.ID, err)
+	return u.outbox.Release(ctx, t.Tenant, t.ID)
+}
+
+// AnnounceOutstanding publishes the task.completed events the outbox still
+// holds — left by a failed publish or a crash between storing a task done
+// and announcing it — and drops entries of tasks that were never completed
+// once they are older than grace (a completion still in flight holds its
+// entry for a moment before it stores the task). It returns how many
+// events it published.
+func (u *Tasks) AnnounceOutstanding(ctx context.Context, grace time.Duration) (int, error) {
+	held, err := u.outbox.Outstanding(ctx)
+	if err != nil {
+		return 0, err
 	}
-	return done, nil
+	published := 0
+	var errs []error
+	for _, p := range held {
+		t, err := u.repo.Get(ctx, p.Tenant, p.ID)
+		switch {
+		case errors.Is(err, task.ErrNotFound):
+			errs = append(errs, u.outbox.Release(ctx, p.Tenant, p.ID))
+		case err != nil:
+			errs = append(errs, err)
+		case t.State == task.Done:
+			if err := u.announce(ctx, t); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			published++
+		case u.now().Sub(p.At) > grace:
+			errs = append(errs, u.outbox.Release(ctx, p.Tenant, p.ID))
+		}
+	}
+	return published, errors.Join(errs...)
 }
 
 // update reads a task, applies change and stores the result when change

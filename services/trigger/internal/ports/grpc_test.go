@@ -81,7 +81,7 @@ func newGRPCEnv(t *testing.T, pack ...rule.Rule) *grpcEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tasks, err := app.NewTasks(e.tasks, grpcTaskEvents{e.pub}, time.Now)
+	tasks, err := app.NewTasks(e.tasks, e.tasks, grpcTaskEvents{e.pub}, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -221,7 +221,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	grpcSrv, health := grpcserver.New()
-	if err := registerAPI(grpcSrv, store, timers, tasks, pub, conn); err != nil {
+	taskCases, err := registerAPI(grpcSrv, store, timers, tasks, pub, conn)
+	if err != nil {
 		return err
 	}
 	defer health.Shutdown()
@@ -233,6 +234,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		runner.GRPC("trigger grpc", cfg.GRPCAddr, grpcSrv),
 		runner.HTTP("trigger admin", cfg.AdminAddr, adminSrv),
 		store.Run,
+		sweepOutbox(taskCases, 30*time.Second, log),
 		func(ctx context.Context) error {
 			if err := store.WaitReady(ctx); err != nil {
 				return nil

@@ -372,3 +372,23 @@ type Repository interface {
 	// orders and pages them, and the token of the next page.
 	List(ctx context.Context, tenant string, f Filter, pageSize int, pageToken string) ([]Task, string, error)
 }
+
+// Outbox remembers completions whose task.completed event is not yet
+// published, so that one lost to a failed publish or a crash is published
+// later instead of never.
+type Outbox interface {
+	// Hold records that task id of tenant is about to be announced, at.
+	Hold(ctx context.Context, tenant, id string, at time.Time) error
+	// Held reports whether the task's announcement is outstanding.
+	Held(ctx context.Context, tenant, id string) (bool, error)
+	// Release forgets the announcement: published, or not needed.
+	Release(ctx context.Context, tenant, id string) error
+	// Outstanding lists every held announcement, of every tenant.
+	Outstanding(ctx context.Context) ([]Pending, error)
+}
+
+// Pending is an announcement held in the outbox since At.
+type Pending struct {
+	Tenant, ID string
+	At         time.Time
+}
