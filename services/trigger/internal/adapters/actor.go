@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -68,6 +69,14 @@ var _ app.Actor = (*Actor)(nil)
 func (a *Actor) Act(ctx context.Context, f app.Firing) error {
 	var names []string
 	var events []*journeyv1.JourneyEvent
+	// Work-queue requests go out together with the journey events and are
+	// awaited after them: one round trip to the broker, not one each.
+	var queued []enqueued
+	defer func() {
+		for _, q := range queued {
+			q.span.End()
+		}
+	}()
 	if !f.Suppressed {
 		for i, act := range f.Rule.Actions {
 			id := fmt.Sprintf("%s#%d", f.ID, i)
@@ -76,10 +85,16 @@ func (a *Actor) Act(ctx context.Context, f app.Firing) error {
 			switch {
 			case act.Survey != nil:
 				names = append(names, "survey")
-				err = a.invite(ctx, f, id, act.Survey)
+				var q enqueued
+				if q, err = a.invite(ctx, f, id, act.Survey); err == nil {
+					queued = append(queued, q)
+				}
 			case act.Notify != nil:
 				names = append(names, "notify")
-				err = a.notify(ctx, f, id, act.Notify)
+				var q enqueued
+				if q, err = a.notify(ctx, f, id, act.Notify); err == nil {
+					queued = append(queued, q)
+				}
 			case act.Task != nil:
 				names = append(names, "task")
 				ev, err = a.task(ctx, f, act.Task)
@@ -103,12 +118,14 @@ func (a *Actor) Act(ctx context.Context, f app.Firing) error {
 		RuleId: f.Rule.ID, RuleVersion: int32(f.Rule.Version), CauseEventId: f.Cause.ID, Actions: names,
 		Suppressed: f.Suppressed, SuppressionReason: f.Reason}}
 	events = append(events, fired)
+	var errs []error
 	for _, ack := range a.journey.Publish(ctx, events) {
-		if ack.Err != nil {
-			return ack.Err
-		}
+		errs = append(errs, ack.Err)
 	}
-	return nil
+	for _, q := range queued {
+		errs = append(errs, q.wait(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // event starts a journey event about f's customer.
@@ -144,20 +161,43 @@ func channel(name string) journeyv1.Channel {
 	return journeyv1.Channel_CHANNEL_UNSPECIFIED // auto: the customer's preferred one
 }
 
-// enqueue puts a request on a work queue, traced, deduplicated by id.
-func (a *Actor) enqueue(ctx context.Context, subject, id string, m proto.Message) error {
+// enqueued is a work-queue request on its way to the broker.
+type enqueued struct {
+	ack  jetstream.PubAckFuture
+	span trace.Span
+}
+
+// wait returns once the broker stored the request (or refused it).
+func (q enqueued) wait(ctx context.Context) error {
+	select {
+	case <-q.ack.Ok():
+		return nil
+	case err := <-q.ack.Err():
+		q.span.RecordError(err)
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// enqueue starts putting a request on a work queue, traced, deduplicated
+// by id.
+func (a *Actor) enqueue(ctx context.Context, subject, id string, m proto.Message) (enqueued, error) {
 	data, err := proto.Marshal(m)
 	if err != nil {
-		return err
+		return enqueued{}, err
 	}
 	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	_, span := natstrace.StartPublish(ctx, subject, id, msg.Header)
-	defer span.End()
-	_, err = a.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
-	return err
+	ack, err := a.js.PublishMsgAsync(msg, jetstream.WithMsgID(id))
+	if err != nil {
+		span.End()
+		return enqueued{}, err
+	}
+	return enqueued{ack: ack, span: span}, nil
 }
 
-func (a *Actor) invite(ctx context.Context, f app.Firing, id string, s *rule.SurveyAction) error {
+func (a *Actor) invite(ctx context.Context, f app.Firing, id string, s *rule.SurveyAction) (enqueued, error) {
 	req := &surveyv1.InviteRequest{Tenant: f.Tenant, SurveyId: s.SurveyID, Customer: customer(f.Customer), Touchpoint: touchpoint(s.Touchpoint, f.Cause),
 		Channel: channel(s.Channel), Transactional: s.Transactional, CauseEventId: f.Cause.ID}
 	return a.enqueue(ctx, "cx."+f.Tenant+".survey.invite", f.Tenant+":"+eventID(id), req)
@@ -179,7 +219,7 @@ func touchpoint(configured string, cause app.Event) string {
 	return ""
 }
 
-func (a *Actor) notify(ctx context.Context, f app.Firing, id string, n *rule.NotifyAction) error {
+func (a *Actor) notify(ctx context.Context, f app.Firing, id string, n *rule.NotifyAction) (enqueued, error) {
 	cat := notificationv1.Category_CATEGORY_MARKETING
 	if n.Transactional {
 		cat = notificationv1.Category_CATEGORY_TRANSACTIONAL

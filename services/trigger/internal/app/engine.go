@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -530,35 +531,46 @@ func needsProfile(r rule.Rule) bool {
 // fire acts on a firing exactly once. The decision (act or hold back, and
 // why) is recorded before anything is done; a retry after a failure finds
 // it and repeats the (idempotent) actions; a duplicate finds it done.
+//
+// A firing is decided optimistically: the controls run (taking its cap
+// slots, which are recorded by firing id, so a firing that took them
+// before takes them again without counting twice) and the decision is
+// created; only when one exists already — a duplicate, a retry, a
+// concurrent delivery — is it read and followed, and slots this attempt
+// took for a firing decided to be held back are given back. That costs a
+// duplicate a little more and saves every new firing a read.
 func (e *Engine) fire(ctx context.Context, f Firing, profile map[string]any) error {
-	d, known, err := e.state.Decided(ctx, f.Tenant, f.ID)
+	var d Decision
+	var err error
+	if d.Suppressed, d.Reason, err = e.controls(ctx, f, profile); err != nil {
+		return err
+	}
+	fresh, err := e.state.Decide(ctx, f.Tenant, f.ID, d)
 	if err != nil {
 		return err
 	}
-	if known && d.Done {
-		return nil // a duplicate: this firing already acted
-	}
-	if !known {
-		if d.Suppressed, d.Reason, err = e.controls(ctx, f, profile); err != nil {
+	took := !d.Suppressed
+	if !fresh {
+		var known bool
+		if d, known, err = e.state.Decided(ctx, f.Tenant, f.ID); err != nil {
 			return err
 		}
-		fresh, err := e.state.Decide(ctx, f.Tenant, f.ID, d)
-		if err != nil {
-			return err
+		if !known {
+			return fmt.Errorf("trigger: firing %s was decided but its decision is gone", f.ID)
 		}
-		if !fresh {
-			// Decided concurrently: follow that decision, and give back the
-			// slots this attempt took if that one held the firing back.
-			if other, _, err := e.state.Decided(ctx, f.Tenant, f.ID); err == nil && other.Suppressed && !d.Suppressed {
-				if err := e.release(ctx, f); err != nil {
-					return err
-				}
+		if took && d.Suppressed {
+			if err := e.release(ctx, f); err != nil {
+				return err
 			}
-			return e.fire(ctx, f, profile)
 		}
-	} else if !d.Suppressed {
-		// A retry of a firing decided before: its slots are recorded by its
-		// id, so taking them again counts once.
+		if d.Done {
+			return nil // a duplicate: this firing already acted
+		}
+	}
+	if !fresh && !d.Suppressed && !took {
+		// A retry of a firing decided to act, which this attempt's controls
+		// would hold back (a cap filled since): its slots are recorded by
+		// its id, so taking them again counts once.
 		if _, _, err := e.reserve(ctx, f, true); err != nil {
 			return err
 		}
@@ -574,12 +586,14 @@ func (e *Engine) fire(ctx context.Context, f Firing, profile map[string]any) err
 // controls decides whether a firing is held back, and why. A firing that
 // goes ahead has taken its slots in the rule's and the global cap.
 func (e *Engine) controls(ctx context.Context, f Firing, profile map[string]any) (bool, string, error) {
-	exited, err := e.state.Stopped(ctx, f.Tenant, timerKey(f.Rule.ID, f.Customer.Key(), ""))
-	if err != nil {
-		return false, "", err
-	}
-	if !exited.IsZero() && !exited.Before(f.Cause.OccurredAt) && len(f.Rule.Controls.Exit) > 0 {
-		return true, "exit", nil
+	if len(f.Rule.Controls.Exit) > 0 {
+		exited, err := e.state.Stopped(ctx, f.Tenant, timerKey(f.Rule.ID, f.Customer.Key(), ""))
+		if err != nil {
+			return false, "", err
+		}
+		if !exited.IsZero() && !exited.Before(f.Cause.OccurredAt) {
+			return true, "exit", nil
+		}
 	}
 	if !consents(f.Rule, profile) {
 		return true, "consent", nil

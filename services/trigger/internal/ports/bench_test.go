@@ -50,8 +50,9 @@ import (
 // The service's production settings (service.Config and service.Run),
 // which the benchmarks run with.
 const (
-	benchConsumeBatch   = 100
-	benchConsumeWait    = 10 * time.Millisecond
+	benchConsumeAhead   = 8
+	benchWorkers        = 32
+	benchConsumeWait    = time.Second
 	benchRetryDelay     = time.Second
 	benchStoreTimeout   = 5 * time.Second
 	benchGlobalCapCount = 3
@@ -203,12 +204,14 @@ func newBenchEnv(b *testing.B, pack []rule.Rule, own ...rule.Rule) *benchEnv {
 		b.Fatal(err)
 	}
 	e.wg.Go(func() {
-		_ = journeystream.Consume(cctx, js, events, journeystream.ConsumeConfig{Durable: topology.TriggerConsumer, MaxDeliver: topology.TriggerMaxDeliver,
-			Batch: benchConsumeBatch, MaxWait: benchConsumeWait, RetryDelay: benchRetryDelay}, ports.EventHandler(engine), log)
+		_ = journeystream.ConsumeConcurrently(cctx, js, events, journeystream.ConcurrentConfig{
+			ConsumeConfig: journeystream.ConsumeConfig{Durable: topology.TriggerConsumer, MaxDeliver: topology.TriggerMaxDeliver,
+				Batch: benchConsumeAhead, MaxWait: benchConsumeWait, RetryDelay: benchRetryDelay},
+			Workers: benchWorkers, Key: ports.CustomerKey}, ports.EventHandler(engine), log)
 	})
 	e.wg.Go(func() {
 		_ = ports.ConsumeTimers(cctx, js, fired, ports.TimerConfig{Durable: topology.TriggerTimerConsumer, MaxDeliver: topology.TriggerMaxDeliver,
-			Batch: benchConsumeBatch, MaxWait: benchConsumeWait, RetryDelay: benchRetryDelay}, engine, log)
+			Batch: benchConsumeAhead, MaxWait: benchConsumeWait, RetryDelay: benchRetryDelay, Workers: benchWorkers}, engine, log)
 	})
 	return e
 }

@@ -26,25 +26,34 @@ type Engine interface {
 	HandleTimer(ctx context.Context, t app.Timer) error
 }
 
-// EventHandler adapts the engine to the journey consume loop: each event,
-// in stream order, with its own outcome.
-func EventHandler(e Engine) journeystream.Handler {
-	return func(ctx context.Context, batch []*journeystream.Delivery) []error {
-		errs := make([]error, len(batch))
-		for i, d := range batch {
-			if err := journey.CheckTenant(d.Event.GetTenant()); err != nil {
-				errs[i] = fmt.Errorf("%w: %v", journeystream.ErrPermanent, err)
-				continue
-			}
-			ev, err := ToEvent(d.Event)
-			if err != nil {
-				errs[i] = fmt.Errorf("%w: %v", journeystream.ErrPermanent, err)
-				continue
-			}
-			errs[i] = e.HandleEvent(d.Ctx, ev)
+// EventHandler adapts the engine to the concurrent journey consume loop
+// (journeystream.ConsumeConcurrently, keyed by CustomerKey): one event,
+// with its own outcome.
+func EventHandler(e Engine) journeystream.EachHandler {
+	return func(d *journeystream.Delivery) error {
+		if err := journey.CheckTenant(d.Event.GetTenant()); err != nil {
+			return fmt.Errorf("%w: %v", journeystream.ErrPermanent, err)
 		}
-		return errs
+		ev, err := ToEvent(d.Event)
+		if err != nil {
+			return fmt.Errorf("%w: %v", journeystream.ErrPermanent, err)
+		}
+		return e.HandleEvent(d.Ctx, ev)
 	}
+}
+
+// CustomerKey keeps a customer's events in order: the tenant and the
+// identity the engine keys the customer's state by.
+func CustomerKey(ev *journeyv1.JourneyEvent) string {
+	k := customerOf(ev.GetCustomer()).Key()
+	if k == "" {
+		return ""
+	}
+	return ev.GetTenant() + "/" + k
+}
+
+func customerOf(c *journeyv1.Customer) app.Customer {
+	return app.Customer{CustomerID: c.GetCustomerId(), Email: c.GetEmail(), Phone: c.GetPhone(), AnonymousID: c.GetAnonymousId()}
 }
 
 // ToEvent converts a journey event for the engine: its JSON form (proto
@@ -60,61 +69,88 @@ func ToEvent(ev *journeyv1.JourneyEvent) (app.Event, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return app.Event{}, err
 	}
-	c := ev.GetCustomer()
 	return app.Event{Tenant: ev.GetTenant(), ID: ev.GetId(), Type: ev.GetType(), Source: ev.GetSource(), OccurredAt: ev.GetOccurredAt().AsTime(), Doc: doc,
-		Customer: app.Customer{CustomerID: c.GetCustomerId(), Email: c.GetEmail(), Phone: c.GetPhone(), AnonymousID: c.GetAnonymousId()}}, nil
+		Customer: customerOf(ev.GetCustomer())}, nil
 }
 
 // TimerConfig tunes the fired-timer consume loop.
 type TimerConfig struct {
 	Durable    string
 	MaxDeliver int
-	Batch      int
+	// Batch is how many timers per worker are pulled ahead.
+	Batch int
+	// MaxWait is the pause after a failed pull.
 	MaxWait    time.Duration
 	RetryDelay time.Duration
+	// Workers handle timers at the same time, one customer's at a time.
+	Workers int
 }
 
-// ConsumeTimers hands every fired timer to the engine until ctx ends. A
-// timer that keeps failing is dead-lettered after MaxDeliver deliveries.
+// ConsumeTimers hands every fired timer to the engine until ctx ends, on
+// cfg.Workers lanes keyed by customer, without waiting for batches to
+// fill: timers falling due together fire together. A timer that keeps
+// failing is dead-lettered after MaxDeliver deliveries.
 func ConsumeTimers(ctx context.Context, js jetstream.JetStream, c jetstream.Consumer, cfg TimerConfig, e Engine, log *slog.Logger) error {
-	if cfg.Durable == "" || cfg.MaxDeliver <= 0 || cfg.Batch <= 0 || cfg.MaxWait <= 0 {
-		return errors.New("ports: timer consumer needs Durable, MaxDeliver, Batch and MaxWait")
+	if cfg.Durable == "" || cfg.MaxDeliver <= 0 || cfg.Batch <= 0 || cfg.MaxWait <= 0 || cfg.Workers <= 0 {
+		return errors.New("ports: timer consumer needs Durable, MaxDeliver, Batch, MaxWait and Workers")
 	}
-	for ctx.Err() == nil {
-		batch, err := c.Fetch(cfg.Batch, jetstream.FetchMaxWait(cfg.MaxWait))
+	it, err := c.Messages(jetstream.PullMaxMessages(cfg.Batch * cfg.Workers))
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	type fired struct {
+		msg       jetstream.Msg
+		delivered uint64
+		timer     app.Timer
+	}
+	lanes := journeystream.NewLanes(cfg.Workers, cfg.Batch, func(f fired) {
+		switch err := e.HandleTimer(ctx, f.timer); {
+		case ctx.Err() != nil:
+			_ = f.msg.Nak() // shutting down: hand it back at once
+		case err == nil:
+			_ = f.msg.Ack()
+		case f.delivered >= uint64(cfg.MaxDeliver):
+			journeystream.DeadLetter(ctx, js, f.msg, f.delivered, fmt.Sprintf("failed %d deliveries: %v", f.delivered, err), cfg.Durable, cfg.RetryDelay, log)
+		default:
+			log.WarnContext(ctx, "timer failed, will retry", "rule", f.timer.RuleID, "err", err)
+			_ = f.msg.NakWithDelay(journeystream.Backoff(cfg.RetryDelay, f.delivered))
+		}
+	})
+	defer lanes.Close()
+	for {
+		msg, err := it.Next()
 		if err != nil {
-			if ctx.Err() == nil {
-				log.WarnContext(ctx, "timer fetch failed", "err", err)
-				time.Sleep(cfg.MaxWait)
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			log.WarnContext(ctx, "timer pull failed", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(cfg.MaxWait):
 			}
 			continue
 		}
-		for msg := range batch.Messages() {
-			meta, err := msg.Metadata()
-			if err != nil {
-				_ = msg.Term()
-				continue
-			}
-			var t app.Timer
-			if err := json.Unmarshal(msg.Data(), &t); err != nil {
-				journeystream.DeadLetter(ctx, js, msg, meta.NumDelivered, "undecodable timer: "+err.Error(), cfg.Durable, cfg.RetryDelay, log)
-				continue
-			}
-			// The subject, which only the scheduler writes, names the tenant.
-			if parts := strings.SplitN(msg.Subject(), ".", 5); len(parts) < 5 || parts[3] != t.Tenant || journey.CheckTenant(t.Tenant) != nil {
-				journeystream.DeadLetter(ctx, js, msg, meta.NumDelivered, "timer's tenant does not match its subject", cfg.Durable, cfg.RetryDelay, log)
-				continue
-			}
-			switch err := e.HandleTimer(ctx, t); {
-			case err == nil:
-				_ = msg.Ack()
-			case meta.NumDelivered >= uint64(cfg.MaxDeliver):
-				journeystream.DeadLetter(ctx, js, msg, meta.NumDelivered, fmt.Sprintf("failed %d deliveries: %v", meta.NumDelivered, err), cfg.Durable, cfg.RetryDelay, log)
-			default:
-				log.WarnContext(ctx, "timer failed, will retry", "rule", t.RuleID, "err", err)
-				_ = msg.NakWithDelay(journeystream.Backoff(cfg.RetryDelay, meta.NumDelivered))
-			}
+		meta, err := msg.Metadata()
+		if err != nil {
+			_ = msg.Term()
+			continue
+		}
+		var t app.Timer
+		if err := json.Unmarshal(msg.Data(), &t); err != nil {
+			journeystream.DeadLetter(ctx, js, msg, meta.NumDelivered, "undecodable timer: "+err.Error(), cfg.Durable, cfg.RetryDelay, log)
+			continue
+		}
+		// The subject, which only the scheduler writes, names the tenant.
+		if parts := strings.SplitN(msg.Subject(), ".", 5); len(parts) < 5 || parts[3] != t.Tenant || journey.CheckTenant(t.Tenant) != nil {
+			journeystream.DeadLetter(ctx, js, msg, meta.NumDelivered, "timer's tenant does not match its subject", cfg.Durable, cfg.RetryDelay, log)
+			continue
+		}
+		key := t.Tenant + "/" + t.Customer.Key()
+		if !lanes.Put(ctx, key, fired{msg: msg, delivered: meta.NumDelivered, timer: t}) {
+			_ = msg.Nak()
+			return nil
 		}
 	}
-	return nil
 }

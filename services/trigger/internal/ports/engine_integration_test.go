@@ -150,13 +150,15 @@ func (e *env) start(t *testing.T, profiles app.ProfileReader) {
 		t.Fatal(err)
 	}
 	go func() {
-		_ = journeystream.Consume(cctx, e.nats.JS, events, journeystream.ConsumeConfig{Durable: topology.TriggerConsumer, MaxDeliver: topology.TriggerMaxDeliver,
-			Batch: 100, MaxWait: 50 * time.Millisecond, RetryDelay: 100 * time.Millisecond}, ports.EventHandler(e.engine), log)
+		_ = journeystream.ConsumeConcurrently(cctx, e.nats.JS, events, journeystream.ConcurrentConfig{
+			ConsumeConfig: journeystream.ConsumeConfig{Durable: topology.TriggerConsumer, MaxDeliver: topology.TriggerMaxDeliver,
+				Batch: 8, MaxWait: 50 * time.Millisecond, RetryDelay: 100 * time.Millisecond},
+			Workers: 8, Key: ports.CustomerKey}, ports.EventHandler(e.engine), log)
 		e.done <- struct{}{}
 	}()
 	go func() {
 		_ = ports.ConsumeTimers(cctx, e.nats.JS, fired, ports.TimerConfig{Durable: topology.TriggerTimerConsumer, MaxDeliver: topology.TriggerMaxDeliver,
-			Batch: 100, MaxWait: 50 * time.Millisecond, RetryDelay: 100 * time.Millisecond}, e.engine, log)
+			Batch: 8, MaxWait: 50 * time.Millisecond, RetryDelay: 100 * time.Millisecond, Workers: 8}, e.engine, log)
 		e.done <- struct{}{}
 	}()
 	t.Cleanup(e.stop)

@@ -27,6 +27,9 @@ import (
 	"github.com/bazgasht/bazgasht/services/trigger/rules"
 )
 
+// consumeAhead is how many messages per worker the consumers pull ahead.
+const consumeAhead = 8
+
 // Config is the trigger service's configuration; every field is an
 // environment variable with the default shown.
 type Config struct {
@@ -54,6 +57,9 @@ type Config struct {
 	WebhookSecrets string `env:"TRIGGER_WEBHOOK_SECRETS"`
 	// HelpdeskURL receives tasks whose action asks for the helpdesk.
 	HelpdeskURL string `env:"TRIGGER_HELPDESK_URL"`
+	// Workers handle events (and, as many again, fired timers) at the same
+	// time; one customer's events are handled one at a time, in order.
+	Workers int `env:"TRIGGER_WORKERS" envDefault:"32"`
 	// StoreTimeout bounds one publish or store call.
 	StoreTimeout time.Duration `env:"TRIGGER_STORE_TIMEOUT" envDefault:"5s"`
 }
@@ -160,6 +166,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Workers < 1 || cfg.Workers > 1024 {
+		return fmt.Errorf("config: TRIGGER_WORKERS %d must be between 1 and 1024", cfg.Workers)
+	}
 	secrets, err := cfg.secrets()
 	if err != nil {
 		return err
@@ -240,15 +249,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 				return nil
 			}
 			grpcserver.Serving(health, serviceDescs()...)
-			return journeystream.Consume(ctx, conn.JS, events, journeystream.ConsumeConfig{Durable: topology.TriggerConsumer,
-				MaxDeliver: topology.TriggerMaxDeliver, Batch: 100, MaxWait: 10 * time.Millisecond, RetryDelay: time.Second}, ports.EventHandler(engine), log)
+			return journeystream.ConsumeConcurrently(ctx, conn.JS, events, journeystream.ConcurrentConfig{
+				ConsumeConfig: journeystream.ConsumeConfig{Durable: topology.TriggerConsumer, MaxDeliver: topology.TriggerMaxDeliver,
+					Batch: consumeAhead, MaxWait: time.Second, RetryDelay: time.Second},
+				Workers: cfg.Workers, Key: ports.CustomerKey}, ports.EventHandler(engine), log)
 		},
 		func(ctx context.Context) error {
 			if err := store.WaitReady(ctx); err != nil {
 				return nil
 			}
 			return ports.ConsumeTimers(ctx, conn.JS, fired, ports.TimerConfig{Durable: topology.TriggerTimerConsumer,
-				MaxDeliver: topology.TriggerMaxDeliver, Batch: 100, MaxWait: 10 * time.Millisecond, RetryDelay: time.Second}, engine, log)
+				MaxDeliver: topology.TriggerMaxDeliver, Batch: consumeAhead, MaxWait: time.Second, RetryDelay: time.Second, Workers: cfg.Workers}, engine, log)
 		},
 	)
 }
