@@ -45,24 +45,25 @@ func TimerSubject(tenant, key string) string { return "cx.trigger.timer." + tena
 // FireSubject is where the timer for key fires.
 func FireSubject(tenant, key string) string { return "cx.trigger.fire." + tenant + "." + key }
 
-// Schedule sets t. Schedules have whole-second resolution and may fire a
-// fraction of a second before their moment, so the moment is rounded up:
-// a timer never fires early.
+// Schedule sets t. Schedules have whole-second resolution and fire when
+// their second begins, so t is scheduled for the start of the second it
+// falls in and arrives up to a second early: the consumer holds it until
+// t.At (ports.ConsumeTimers), so it fires neither early nor a second late.
+// A timer due within the current second, or overdue (a rule that fires
+// overdue timers), goes straight to the fire subject.
 func (s *TimerScheduler) Schedule(ctx context.Context, t app.Timer) error {
 	data, err := json.Marshal(t)
 	if err != nil {
 		return err
 	}
-	at := t.At.Truncate(time.Second)
-	if at.Before(t.At) {
-		at = at.Add(time.Second)
+	if at := t.At.Truncate(time.Second); at.After(time.Now()) {
+		msg := &nats.Msg{Subject: TimerSubject(t.Tenant, t.Key), Data: data, Header: nats.Header{}}
+		_, err = s.js.PublishMsg(ctx, msg, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(FireSubject(t.Tenant, t.Key)))
+	} else {
+		// A wait started again replaces this one in the trigger's state,
+		// which is checked when it fires, as a replaced schedule would be.
+		_, err = s.js.PublishMsg(ctx, &nats.Msg{Subject: FireSubject(t.Tenant, t.Key), Data: data})
 	}
-	if now := time.Now(); !at.After(now) {
-		// Overdue (a rule that fires overdue timers): fire at once.
-		at = now.Truncate(time.Second).Add(time.Second)
-	}
-	msg := &nats.Msg{Subject: TimerSubject(t.Tenant, t.Key), Data: data, Header: nats.Header{}}
-	_, err = s.js.PublishMsg(ctx, msg, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(FireSubject(t.Tenant, t.Key)))
 	if err != nil {
 		return fmt.Errorf("timers: schedule: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -88,8 +89,10 @@ type TimerConfig struct {
 
 // ConsumeTimers hands every fired timer to the engine until ctx ends, on
 // cfg.Workers lanes keyed by customer, without waiting for batches to
-// fill: timers falling due together fire together. A timer that keeps
-// failing is dead-lettered after MaxDeliver deliveries.
+// fill: timers falling due together fire together. A timer that arrives
+// before its moment (schedules fire when their second begins) is held,
+// unacknowledged, until then. A timer that keeps failing is dead-lettered
+// after MaxDeliver deliveries.
 func ConsumeTimers(ctx context.Context, js jetstream.JetStream, c jetstream.Consumer, cfg TimerConfig, e Engine, log *slog.Logger) error {
 	if cfg.Durable == "" || cfg.MaxDeliver <= 0 || cfg.Batch <= 0 || cfg.MaxWait <= 0 || cfg.Workers <= 0 {
 		return errors.New("ports: timer consumer needs Durable, MaxDeliver, Batch, MaxWait and Workers")
@@ -119,6 +122,8 @@ func ConsumeTimers(ctx context.Context, js jetstream.JetStream, c jetstream.Cons
 		}
 	})
 	defer lanes.Close()
+	held := newHolding()
+	defer held.release() // before the lanes close: nothing is put on them after
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -148,9 +153,68 @@ func ConsumeTimers(ctx context.Context, js jetstream.JetStream, c jetstream.Cons
 			continue
 		}
 		key := t.Tenant + "/" + t.Customer.Key()
-		if !lanes.Put(ctx, key, fired{msg: msg, delivered: meta.NumDelivered, timer: t}) {
+		f := fired{msg: msg, delivered: meta.NumDelivered, timer: t}
+		if early := time.Until(t.At); early > 0 {
+			held.until(early, func() {
+				if !lanes.Put(ctx, key, f) {
+					_ = msg.Nak()
+				}
+			}, func() { _ = msg.Nak() })
+			continue
+		}
+		if !lanes.Put(ctx, key, f) {
 			_ = msg.Nak()
 			return nil
 		}
 	}
+}
+
+// holding keeps messages that arrived early until their moment.
+type holding struct {
+	mu      sync.Mutex
+	closed  bool
+	waiting map[*time.Timer]func()
+	running sync.WaitGroup
+}
+
+func newHolding() *holding { return &holding{waiting: map[*time.Timer]func(){}} }
+
+// until runs due after d, or dropped if the holding is released first.
+func (h *holding) until(d time.Duration, due, dropped func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		dropped()
+		return
+	}
+	var t *time.Timer
+	h.running.Add(1)
+	t = time.AfterFunc(d, func() {
+		defer h.running.Done()
+		h.mu.Lock()
+		_, mine := h.waiting[t]
+		delete(h.waiting, t)
+		h.mu.Unlock()
+		if mine {
+			due()
+		} else {
+			dropped() // released while it was about to be handed on
+		}
+	})
+	h.waiting[t] = dropped
+}
+
+// release drops what is still held and waits for what is being handed on.
+func (h *holding) release() {
+	h.mu.Lock()
+	h.closed = true
+	for t, dropped := range h.waiting {
+		if t.Stop() {
+			h.running.Done()
+			dropped()
+		}
+		delete(h.waiting, t)
+	}
+	h.mu.Unlock()
+	h.running.Wait()
 }
