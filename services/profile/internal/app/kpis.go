@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"iter"
 
+	"github.com/bazgasht/bazgasht/platform/period"
 	"github.com/bazgasht/bazgasht/services/profile/internal/domain/kpi"
-	"github.com/bazgasht/bazgasht/services/profile/internal/domain/period"
 	"github.com/bazgasht/bazgasht/services/profile/internal/domain/profile"
 )
 

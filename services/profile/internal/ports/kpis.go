@@ -9,9 +9,9 @@ import (
 	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
 	profilev1 "github.com/bazgasht/bazgasht/gen/cx/profile/v1"
 	reportv1 "github.com/bazgasht/bazgasht/gen/cx/report/v1"
+	"github.com/bazgasht/bazgasht/platform/period"
 	"github.com/bazgasht/bazgasht/services/profile/internal/app"
 	"github.com/bazgasht/bazgasht/services/profile/internal/domain/kpi"
-	"github.com/bazgasht/bazgasht/services/profile/internal/domain/period"
 )
 
 // kpiRequest reads the shared parts of a KPI request; a malformed period is

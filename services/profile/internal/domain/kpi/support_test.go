@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bazgasht/bazgasht/services/profile/internal/domain/period"
+	"github.com/bazgasht/bazgasht/platform/period"
 	"github.com/bazgasht/bazgasht/services/profile/internal/domain/profile"
 )
 
