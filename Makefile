@@ -12,22 +12,23 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 
 # Every module of the workspace, for go test / go vet.
-MODULES  := ./gen/... ./platform/... ./scripts/... ./services/ingest/... ./services/profile/... ./services/trigger/...
-SERVICES := ingest profile trigger
+MODULES  := ./gen/... ./platform/... ./scripts/... ./services/ingest/... ./services/profile/... ./services/trigger/... ./services/survey/...
+SERVICES := ingest profile trigger survey
 
-.PHONY: run test bench build generate check-generate lint-proto vet tools redis clean
+.PHONY: run test bench build generate check-generate lint-proto vet tools redis chromium clean
 
 ## run: build everything, start NATS, the services and the demo shop (Ctrl-C stops all)
 run: build redis
 	@scripts/run.sh
 
-## test: unit, integration (in-process nats-server, real Redis) and end-to-end tests
-test: redis
+## test: unit, integration (in-process nats-server, real Redis, headless Chromium) and end-to-end tests
+test: redis chromium
 	$(GO) test -count=1 -timeout 15m $(MODULES)
 
 ## bench: benchmarks (events/s, latency percentiles), in benchstat's format
 bench: redis
-	$(GO) test -run '^$$' -bench . -benchtime 3s -count 1 ./services/ingest/... ./services/profile/... ./services/trigger/... | tee bench.out
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 3s -count 1 ./services/ingest/... ./services/profile/... ./services/trigger/... | tee bench.out
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 5x -count 1 ./services/survey/... | tee -a bench.out
 
 ## build: the service binaries and the pinned nats-server into bin/
 build:
@@ -39,6 +40,10 @@ build:
 ## redis: make sure a real Redis answers at REDIS_URL (starts redis-server when installed)
 redis:
 	@scripts/ensure-redis.sh
+
+## chromium: make sure Debian's Chromium is installed for the survey page's browser tests
+chromium:
+	@scripts/ensure-chromium.sh
 
 vet:
 	$(GO) vet $(MODULES)

@@ -76,6 +76,12 @@ TRIGGER_PACK_TIME_SCALE="${TRIGGER_PACK_TIME_SCALE:-0.0000496}" TRIGGER_GLOBAL_C
 	start trigger bin/trigger
 wait_http http://127.0.0.1:7082/readyz trigger
 echo "trigger: gRPC :9082, admin :7082, default pack with a week scaled to 30 s (log in $LOGS/trigger.log)"
+
+# Response links are signed with SURVEY_LINK_KEY: a development key here.
+SURVEY_LINK_KEY="${SURVEY_LINK_KEY:-6465762d6f6e6c792d62617a67617368742d7375727665792d6c696e6b2d6b6579}" \
+	SURVEY_SHOP_NAMES="${SURVEY_SHOP_NAMES:-demo=Demo Shop}" start survey bin/survey
+wait_http http://127.0.0.1:7083/readyz survey
+echo "survey: response pages :8083, gRPC :9083, admin :7083 (log in $LOGS/survey.log)"
 echo
 
 bin/demoshop -api http://127.0.0.1:8080 -nats "$NATS_URL" -profile 127.0.0.1:9081 -trigger 127.0.0.1:9082

@@ -284,7 +284,7 @@ type Survey struct {
 	// Whether the comment question is asked after the score.
 	CommentEnabled bool `protobuf:"varint,7,opt,name=comment_enabled,json=commentEnabled,proto3" json:"comment_enabled,omitempty"`
 	// How long a response link stays valid after the invitation is sent;
-	// 14 days when absent.
+	// the service's SURVEY_LINK_TTL (30 days by default) when absent.
 	LinkTtl *durationpb.Duration `protobuf:"bytes,8,opt,name=link_ttl,json=linkTtl,proto3" json:"link_ttl,omitempty"`
 	// The notification template the invitation is sent with; the default
 	// invitation template of the kind when empty.
@@ -1581,7 +1581,8 @@ type GetScoreKPIsRequest struct {
 	// Only this touchpoint: a whole one such as "order:1001", or a kind of
 	// touchpoint such as "order" or "ticket"; all when empty.
 	Touchpoint string `protobuf:"bytes,5,opt,name=touchpoint,proto3" json:"touchpoint,omitempty"`
-	// Only customers in this segment now, such as "vip"; all when empty.
+	// Only customers who were in this segment when they answered (when
+	// invited, for invitations not answered), such as "vip"; all when empty.
 	Segment string `protobuf:"bytes,6,opt,name=segment,proto3" json:"segment,omitempty"`
 	// How many top comment topics to return; 10 when 0, at most 50.
 	TopTopics     int32 `protobuf:"varint,7,opt,name=top_topics,json=topTopics,proto3" json:"top_topics,omitempty"`

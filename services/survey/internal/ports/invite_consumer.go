@@ -1,0 +1,98 @@
+package ports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	surveyv1 "github.com/bazgasht/bazgasht/gen/cx/survey/v1"
+	"github.com/bazgasht/bazgasht/platform/journeystream"
+	"github.com/bazgasht/bazgasht/platform/natstrace"
+	"github.com/bazgasht/bazgasht/services/survey/internal/app"
+	"github.com/bazgasht/bazgasht/services/survey/internal/domain/survey"
+)
+
+// InviteConsumerConfig tunes the consumer of SURVEY_INVITATIONS.
+type InviteConsumerConfig struct {
+	// Durable is the consumer's name, for spans and dead letters.
+	Durable string
+	// MaxDeliver is how often a request is tried before it is
+	// dead-lettered.
+	MaxDeliver int
+	// Batch and MaxWait shape one fetch.
+	Batch   int
+	MaxWait time.Duration
+	// RetryDelay is the first wait before a failed request comes back;
+	// it doubles with every delivery.
+	RetryDelay time.Duration
+}
+
+// ConsumeInvitations takes invitation requests from the work queue until
+// ctx ends. A request that can never succeed (bad input, an unknown or
+// archived survey) is dead-lettered at once with the reason; one that
+// failed for a passing cause (the profile service or the broker away)
+// comes back later, and is dead-lettered after MaxDeliver tries.
+func ConsumeInvitations(ctx context.Context, js jetstream.JetStream, c jetstream.Consumer, cfg InviteConsumerConfig, a *app.App, log *slog.Logger) error {
+	if cfg.Durable == "" || cfg.MaxDeliver <= 0 || cfg.Batch <= 0 || cfg.MaxWait <= 0 || a == nil {
+		return errors.New("invite consumer: Durable, MaxDeliver, Batch, MaxWait and the app are required")
+	}
+	for ctx.Err() == nil {
+		batch, err := c.Fetch(cfg.Batch, jetstream.FetchMaxWait(cfg.MaxWait))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			log.WarnContext(ctx, "fetch failed", "consumer", cfg.Durable, "err", err)
+			wait(ctx, cfg.MaxWait)
+			continue
+		}
+		for msg := range batch.Messages() {
+			handleInvite(ctx, js, msg, cfg, a, log)
+		}
+	}
+	return nil
+}
+
+func wait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func handleInvite(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, cfg InviteConsumerConfig, a *app.App, log *slog.Logger) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		_ = msg.Term()
+		return
+	}
+	sctx, span := natstrace.StartConsume(ctx, &nats.Msg{Subject: msg.Subject(), Header: msg.Headers()}, cfg.Durable, msg.Headers().Get(jetstream.MsgIDHeader))
+	defer span.End()
+	req := &surveyv1.InviteRequest{}
+	if err := proto.Unmarshal(msg.Data(), req); err != nil {
+		journeystream.DeadLetter(sctx, js, msg, meta.NumDelivered, "undecodable: "+err.Error(), cfg.Durable, cfg.RetryDelay, log)
+		return
+	}
+	inv, dup, err := a.Invite(sctx, InviteRequest(req))
+	var fe *survey.FieldError
+	switch {
+	case err == nil:
+		log.DebugContext(sctx, "invitation handled", "invitation", inv.ID, "duplicate", dup, "status", int(inv.Status))
+		_ = msg.Ack()
+	case errors.As(err, &fe), errors.Is(err, app.ErrNotFound), errors.Is(err, app.ErrArchived):
+		journeystream.DeadLetter(sctx, js, msg, meta.NumDelivered, "permanent: "+err.Error(), cfg.Durable, cfg.RetryDelay, log)
+	case meta.NumDelivered >= uint64(cfg.MaxDeliver):
+		journeystream.DeadLetter(sctx, js, msg, meta.NumDelivered, fmt.Sprintf("failed %d deliveries: %v", meta.NumDelivered, err), cfg.Durable, cfg.RetryDelay, log)
+	default:
+		log.WarnContext(sctx, "invitation failed, will retry", "consumer", cfg.Durable, "delivery", meta.NumDelivered, "err", err)
+		_ = msg.NakWithDelay(journeystream.Backoff(cfg.RetryDelay, meta.NumDelivered))
+	}
+}
