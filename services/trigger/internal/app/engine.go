@@ -521,11 +521,29 @@ func needsProfile(r rule.Rule) bool {
 		}
 	}
 	for _, a := range r.Actions {
-		if a.Notify != nil || a.Survey != nil {
-			return true // consent is checked on the profile
+		if explicitChannel(a) != "" {
+			return true // consent to it is checked on the profile
 		}
 	}
 	return false
+}
+
+// explicitChannel is the channel a marketing message or survey action names
+// itself ("" for none, "auto", or a transactional one): the only channels
+// the engine checks consent for. The notification service checks consent
+// for the channel it picks.
+func explicitChannel(a rule.Action) string {
+	ch := ""
+	switch {
+	case a.Notify != nil && !a.Notify.Transactional:
+		ch = a.Notify.Channel
+	case a.Survey != nil && !a.Survey.Transactional:
+		ch = a.Survey.Channel
+	}
+	if ch == "auto" {
+		return ""
+	}
+	return ch
 }
 
 // fire acts on a firing exactly once. The decision (act or hold back, and
@@ -663,14 +681,8 @@ func consents(r rule.Rule, profile map[string]any) bool {
 		granted[strings.ToLower(strings.TrimPrefix(ch, "CHANNEL_"))] = g
 	}
 	for _, a := range r.Actions {
-		ch := ""
-		switch {
-		case a.Notify != nil && !a.Notify.Transactional:
-			ch = a.Notify.Channel
-		case a.Survey != nil && !a.Survey.Transactional:
-			ch = a.Survey.Channel
-		}
-		if ch == "" || ch == "auto" {
+		ch := explicitChannel(a)
+		if ch == "" {
 			continue
 		}
 		if g, known := granted[ch]; known && !g {
