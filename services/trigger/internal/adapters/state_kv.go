@@ -18,8 +18,9 @@ import (
 // KVState keeps the trigger's firing records, firing history per customer
 // timer stops and the latest start of each wait in the TRIGGER_STATE bucket:
 // <tenant>.f.<firing hash> (the decision and whether it was carried out),
-// <tenant>.l.<timer key hash> (the latest start of a wait), <tenant>.h.<customer>.<rule>
-// (firing times, the last 50; the caps count them), <tenant>.x.<timer key hash> (stopped at).
+// <tenant>.l.<timer key hash> (the latest start of a wait), <tenant>.h.<customer>
+// (the customer's firings that acted, by rule, the last 50 of each; the
+// caps count them), <tenant>.x.<timer key hash> (stopped at).
 type KVState struct{ kv jetstream.KeyValue }
 
 // NewKVState opens the bucket.
@@ -78,72 +79,98 @@ func (s *KVState) Finish(ctx context.Context, tenant, firingID string, d app.Dec
 	return nil
 }
 
-func historyKey(tenant, customerKey, ruleID string) string {
-	if ruleID == "" {
-		ruleID = "_all"
-	}
-	return tenant + ".h." + customerKey + "." + ruleID
+func historyKey(tenant, customerKey string) string { return tenant + ".h." + customerKey }
+
+// firingHistory is a customer's recent firings that acted, by firing id:
+// the rule and when. The caps count them.
+type firingHistory map[string]historyEntry
+
+type historyEntry struct {
+	Rule string    `json:"r"`
+	At   time.Time `json:"at"`
 }
 
-// history is firing id -> time, the latest 50.
-func (s *KVState) history(ctx context.Context, key string) (map[string]time.Time, uint64, error) {
+func (h firingHistory) times(rule string) []time.Time {
+	var out []time.Time
+	for _, e := range h {
+		if rule == "" || e.Rule == rule {
+			out = append(out, e.At)
+		}
+	}
+	return out
+}
+
+// trim keeps the latest historyKept firings of each rule: more than any cap
+// counts.
+func (h firingHistory) trim(rule string) {
+	for {
+		n, oldest := 0, ""
+		for id, e := range h {
+			if e.Rule != rule {
+				continue
+			}
+			n++
+			if oldest == "" || e.At.Before(h[oldest].At) {
+				oldest = id
+			}
+		}
+		if n <= historyKept {
+			return
+		}
+		delete(h, oldest)
+	}
+}
+
+func (s *KVState) history(ctx context.Context, key string) (firingHistory, uint64, error) {
 	e, err := s.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return map[string]time.Time{}, 0, nil
+		return firingHistory{}, 0, nil
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("trigger state: %w", err)
 	}
-	h := map[string]time.Time{}
+	h := firingHistory{}
 	if err := json.Unmarshal(e.Value(), &h); err != nil {
 		return nil, 0, fmt.Errorf("trigger state: %s: %w", key, err)
 	}
 	return h, e.Revision(), nil
 }
 
-// Reserve records a firing in a history when the limit allows it. The
-// check and the write are one compare-and-set on the history's key: when
-// another firing wrote in between, the update fails and the check runs
-// again on what that one wrote.
-func (s *KVState) Reserve(ctx context.Context, tenant, customerKey, ruleID, firingID string, at time.Time, limit app.Limit) (bool, error) {
-	key := historyKey(tenant, customerKey, ruleID)
+// Reserve records a firing in the customer's history when both limits
+// allow it. The check and the write are one compare-and-set on the
+// history's key: when another firing wrote in between, the update fails
+// and the check runs again on what that one wrote.
+func (s *KVState) Reserve(ctx context.Context, tenant, customerKey, ruleID, firingID string, at time.Time, rule, global app.Limit) (bool, string, error) {
+	key := historyKey(tenant, customerKey)
 	for attempt := 0; ; attempt++ {
 		h, rev, err := s.history(ctx, key)
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		if _, done := h[firingID]; done {
-			return true, nil
+			return true, "", nil
 		}
-		times := make([]time.Time, 0, len(h))
-		for _, t := range h {
-			times = append(times, t)
+		if !rule.Allows(h.times(ruleID)) {
+			return false, "rule", nil
 		}
-		if !limit.Allows(times) {
-			return false, nil
+		if !global.Allows(h.times("")) {
+			return false, "global", nil
 		}
-		h[firingID] = at
-		for len(h) > historyKept {
-			oldest := ""
-			for id, t := range h {
-				if oldest == "" || t.Before(h[oldest]) {
-					oldest = id
-				}
-			}
-			delete(h, oldest)
-		}
+		h[firingID] = historyEntry{Rule: ruleID, At: at}
+		h.trim(ruleID)
 		if err = s.write(ctx, key, h, rev); err == nil {
-			return true, nil
+			return true, "", nil
 		}
 		if attempt == casAttempts {
-			return false, fmt.Errorf("trigger state: reserve: %w", err)
+			return false, "", fmt.Errorf("trigger state: reserve: %w", err)
 		}
 	}
 }
 
-// Release removes a firing from a history (compare-and-set, like Reserve).
-func (s *KVState) Release(ctx context.Context, tenant, customerKey, ruleID, firingID string) error {
-	key := historyKey(tenant, customerKey, ruleID)
+// Release removes a firing from the customer's history (compare-and-set,
+// like Reserve).
+func (s *KVState) Release(ctx context.Context, tenant, customerKey, firingID string) error {
+	key := historyKey(tenant, customerKey)
 	for attempt := 0; ; attempt++ {
 		h, rev, err := s.history(ctx, key)
 		if err != nil {
@@ -162,14 +189,15 @@ func (s *KVState) Release(ctx context.Context, tenant, customerKey, ruleID, firi
 	}
 }
 
-// historyKept is how many firings a history remembers: more than any cap.
+// historyKept is how many firings of each rule a history remembers: more
+// than any cap counts.
 const historyKept = 50
 
 // casAttempts bounds how often a compare-and-set is retried after losing a
 // race; each loss means another firing of the same customer wrote.
 const casAttempts = 16
 
-func (s *KVState) write(ctx context.Context, key string, h map[string]time.Time, rev uint64) error {
+func (s *KVState) write(ctx context.Context, key string, h firingHistory, rev uint64) error {
 	data, err := json.Marshal(h)
 	if err != nil {
 		return err

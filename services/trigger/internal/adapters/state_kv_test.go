@@ -41,7 +41,7 @@ func TestReserveGivesACapsSlotsOnceUnderRaces(t *testing.T) {
 	for i := range racers {
 		wg.Go(func() {
 			id := fmt.Sprintf("firing-%02d", i)
-			ok, err := states[i%2].Reserve(ctx, "shop", "c-1", "", id, now, limit)
+			ok, _, err := states[i%2].Reserve(ctx, "shop", "c-1", fmt.Sprint("rule-", i%3), id, now, app.Limit{}, limit)
 			if err != nil {
 				errs <- err
 				return
@@ -66,28 +66,36 @@ func TestReserveGivesACapsSlotsOnceUnderRaces(t *testing.T) {
 	}
 
 	// A retry of a winner is let through; a newcomer is not.
-	if ok, err := states[0].Reserve(ctx, "shop", "c-1", "", winners[0], now, limit); err != nil || !ok {
+	if ok, _, err := states[0].Reserve(ctx, "shop", "c-1", "rule-9", winners[0], now, app.Limit{}, limit); err != nil || !ok {
 		t.Fatalf("retry of %s = %v, %v; want allowed", winners[0], ok, err)
 	}
-	if ok, err := states[0].Reserve(ctx, "shop", "c-1", "", "late", now, limit); err != nil || ok {
-		t.Fatalf("a fourth firing = %v, %v; want refused", ok, err)
+	if ok, refused, err := states[0].Reserve(ctx, "shop", "c-1", "rule-9", "late", now, app.Limit{}, limit); err != nil || ok || refused != "global" {
+		t.Fatalf("a fourth firing = %v, %q, %v; want refused by the global limit", ok, refused, err)
 	}
 	// A released slot is free again; other customers and tenants never
 	// shared it.
-	if err := states[1].Release(ctx, "shop", "c-1", "", winners[1]); err != nil {
+	if err := states[1].Release(ctx, "shop", "c-1", winners[1]); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := states[0].Reserve(ctx, "shop", "c-1", "", "late", now, limit); err != nil || !ok {
+	if ok, _, err := states[0].Reserve(ctx, "shop", "c-1", "rule-9", "late", now, app.Limit{}, limit); err != nil || !ok {
 		t.Fatalf("after a release = %v, %v; want allowed", ok, err)
 	}
 	for _, other := range [][2]string{{"shop", "c-2"}, {"other-shop", "c-1"}} {
-		if ok, err := states[0].Reserve(ctx, other[0], other[1], "", "first", now, limit); err != nil || !ok {
+		if ok, _, err := states[0].Reserve(ctx, other[0], other[1], "rule-9", "first", now, app.Limit{}, limit); err != nil || !ok {
 			t.Fatalf("%s/%s's first firing = %v, %v; want allowed", other[0], other[1], ok, err)
 		}
 	}
 	// Firings before the window do not count.
 	old := app.Limit{Count: 3, Since: now.Add(time.Minute)}
-	if ok, err := states[0].Reserve(ctx, "shop", "c-1", "", "next-window", now.Add(2*time.Minute), old); err != nil || !ok {
+	if ok, _, err := states[0].Reserve(ctx, "shop", "c-1", "rule-9", "next-window", now.Add(2*time.Minute), app.Limit{}, old); err != nil || !ok {
 		t.Fatalf("in a new window = %v, %v; want allowed", ok, err)
+	}
+	// A rule's own limit counts only its firings: rule-9 fired twice.
+	once := app.Limit{Count: 2}
+	if ok, refused, err := states[0].Reserve(ctx, "shop", "c-1", "rule-9", "third", now, once, app.Limit{}); err != nil || ok || refused != "rule" {
+		t.Fatalf("rule-9's third firing under a limit of 2 = %v, %q, %v; want refused by the rule", ok, refused, err)
+	}
+	if ok, _, err := states[0].Reserve(ctx, "shop", "c-1", "rule-new", "first-of-new", now, once, app.Limit{}); err != nil || !ok {
+		t.Fatalf("another rule's first firing = %v, %v; want allowed", ok, err)
 	}
 }

@@ -140,14 +140,16 @@ type State interface {
 	Decide(ctx context.Context, tenant, firingID string, d Decision) (bool, error)
 	// Finish marks a firing's actions done.
 	Finish(ctx context.Context, tenant, firingID string, d Decision) error
-	// Reserve records a firing of a customer (by its id) in the history of
-	// a rule ("" for all rules) when the limit allows it, in one atomic
-	// step: two firings racing for the last slot of a cap cannot both get
-	// it, whichever consumer or replica they come from. A firing already
-	// recorded is allowed again (a retry counts once).
-	Reserve(ctx context.Context, tenant, customerKey, ruleID, firingID string, at time.Time, limit Limit) (bool, error)
+	// Reserve records a firing of rule ruleID for a customer (by the
+	// firing's id) in the customer's firing history when the rule's limit
+	// (its firings) and the global limit (all rules' firings) both allow
+	// it, in one atomic step: two firings racing for the last slot of a
+	// cap cannot both get it, whichever consumer or replica they come from.
+	// A firing already recorded is allowed again (a retry counts once).
+	// When refused, the reason says which limit: "rule" or "global".
+	Reserve(ctx context.Context, tenant, customerKey, ruleID, firingID string, at time.Time, rule, global Limit) (ok bool, refused string, err error)
 	// Release removes a reservation that its firing will not use.
-	Release(ctx context.Context, tenant, customerKey, ruleID, firingID string) error
+	Release(ctx context.Context, tenant, customerKey, firingID string) error
 	// Advance records cause as the latest start of a wait, unless a later
 	// one is recorded; it reports whether cause is the latest. Latest
 	// returns the recorded time (zero: none).
@@ -623,14 +625,12 @@ func (e *Engine) controls(ctx context.Context, f Firing, profile map[string]any)
 	return false, "", nil
 }
 
-// reserve takes the firing's slot in its rule's history and then in the
-// customer's history across rules, each within its limit (unless retry:
-// the slots were taken when the firing was decided). When the global cap
-// refuses, the rule's slot is given back.
+// reserve takes the firing's slot in its rule's cap and the global cap
+// (unless retry: the slots were taken when the firing was decided).
 func (e *Engine) reserve(ctx context.Context, f Firing, retry bool) (bool, string, error) {
 	c := f.Rule.Controls
-	key, now := f.Customer.Key(), e.now()
-	var mine Limit
+	now := e.now()
+	var mine, all Limit
 	reason := "cap"
 	switch {
 	case retry:
@@ -639,32 +639,24 @@ func (e *Engine) reserve(ctx context.Context, f Firing, retry bool) (bool, strin
 	case !c.Reentry:
 		mine, reason = Limit{Count: 1}, "reentry"
 	}
-	ok, err := e.state.Reserve(ctx, f.Tenant, key, f.Rule.ID, f.ID, now, mine)
-	if err != nil || !ok {
-		return false, reason, err
-	}
-	var all Limit
 	if !retry && e.globalCap.Count > 0 && !c.ExemptFromGlobalCap {
 		all = Limit{Count: e.globalCap.Count, Since: now.Add(-e.globalCap.Window)}
 	}
-	ok, err = e.state.Reserve(ctx, f.Tenant, key, "", f.ID, now, all)
-	if err != nil {
+	ok, refused, err := e.state.Reserve(ctx, f.Tenant, f.Customer.Key(), f.Rule.ID, f.ID, now, mine, all)
+	switch {
+	case err != nil:
 		return false, "", err
+	case ok:
+		return true, "", nil
+	case refused == "global":
+		return false, "global_cap", nil
 	}
-	if !ok {
-		return false, "global_cap", e.state.Release(ctx, f.Tenant, key, f.Rule.ID, f.ID)
-	}
-	return true, "", nil
+	return false, reason, nil
 }
 
-// release gives back both slots of a firing that will not act.
+// release gives back the slots of a firing that will not act.
 func (e *Engine) release(ctx context.Context, f Firing) error {
-	for _, rid := range []string{f.Rule.ID, ""} {
-		if err := e.state.Release(ctx, f.Tenant, f.Customer.Key(), rid, f.ID); err != nil {
-			return err
-		}
-	}
-	return nil
+	return e.state.Release(ctx, f.Tenant, f.Customer.Key(), f.ID)
 }
 
 // consents reports whether the customer allows every explicit channel the
