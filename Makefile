@@ -12,8 +12,8 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 
 # Every module of the workspace, for go test / go vet.
-MODULES  := ./gen/... ./platform/... ./scripts/... ./services/ingest/... ./services/profile/... ./services/trigger/... ./services/survey/...
-SERVICES := ingest profile trigger survey
+MODULES  := ./gen/... ./platform/... ./scripts/... ./services/ingest/... ./services/profile/... ./services/trigger/... ./services/survey/... ./services/notification/...
+SERVICES := ingest profile trigger survey notification
 
 .PHONY: run test bench build generate check-generate lint-proto vet tools redis chromium clean
 
@@ -29,12 +29,14 @@ test: redis chromium
 bench: redis
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 3s -count 1 ./services/ingest/... ./services/profile/... ./services/trigger/... | tee bench.out
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 5x -count 1 ./services/survey/... | tee -a bench.out
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 20000x -count 1 ./services/notification/... | tee -a bench.out
 
 ## build: the service binaries and the pinned nats-server into bin/
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ $(foreach s,$(SERVICES),./services/$(s)/cmd/$(s))
 	$(GO) build -o $(BIN)/demoshop ./scripts/demoshop
+	$(GO) build -o $(BIN)/ ./services/notification/cmd/notification-devsinks
 	cd platform && $(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
 
 ## redis: make sure a real Redis answers at REDIS_URL (starts redis-server when installed)

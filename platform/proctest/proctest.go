@@ -135,6 +135,13 @@ func (p *Process) Stop(d time.Duration) error {
 	}
 }
 
+// Kill sends SIGKILL, as a crash or an OOM kill would, and waits for the
+// process to be gone.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
 // Exited waits until ctx ends for the process to exit by itself; it reports
 // whether it did and its exit error.
 func (p *Process) Exited(ctx context.Context) (exited bool, err error) {

@@ -2319,8 +2319,14 @@ type NotificationSent struct {
 	Provider string `protobuf:"bytes,4,opt,name=provider,proto3" json:"provider,omitempty"`
 	// The provider's id for the message.
 	ProviderMessageId string `protobuf:"bytes,5,opt,name=provider_message_id,json=providerMessageId,proto3" json:"provider_message_id,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The provider's answer on accepting the message, with no personal data.
+	ProviderAnswer string `protobuf:"bytes,6,opt,name=provider_answer,json=providerAnswer,proto3" json:"provider_answer,omitempty"`
+	// Why the message went on this channel rather than the first one tried,
+	// such as "fell back from sms: invalid number"; empty when it did not
+	// fall back.
+	FallbackReason string `protobuf:"bytes,7,opt,name=fallback_reason,json=fallbackReason,proto3" json:"fallback_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *NotificationSent) Reset() {
@@ -2384,6 +2390,20 @@ func (x *NotificationSent) GetProvider() string {
 func (x *NotificationSent) GetProviderMessageId() string {
 	if x != nil {
 		return x.ProviderMessageId
+	}
+	return ""
+}
+
+func (x *NotificationSent) GetProviderAnswer() string {
+	if x != nil {
+		return x.ProviderAnswer
+	}
+	return ""
+}
+
+func (x *NotificationSent) GetFallbackReason() string {
+	if x != nil {
+		return x.FallbackReason
 	}
 	return ""
 }
@@ -3092,13 +3112,15 @@ const file_cx_journey_v1_journey_proto_rawDesc = "" +
 	"\acomment\x18\x05 \x01(\tR\acomment\x12\x1e\n" +
 	"\n" +
 	"touchpoint\x18\x06 \x01(\tR\n" +
-	"touchpoint\"\xd5\x01\n" +
+	"touchpoint\"\xa7\x02\n" +
 	"\x10NotificationSent\x12'\n" +
 	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x120\n" +
 	"\achannel\x18\x02 \x01(\x0e2\x16.cx.journey.v1.ChannelR\achannel\x12\x1a\n" +
 	"\btemplate\x18\x03 \x01(\tR\btemplate\x12\x1a\n" +
 	"\bprovider\x18\x04 \x01(\tR\bprovider\x12.\n" +
-	"\x13provider_message_id\x18\x05 \x01(\tR\x11providerMessageId\"\x8e\x01\n" +
+	"\x13provider_message_id\x18\x05 \x01(\tR\x11providerMessageId\x12'\n" +
+	"\x0fprovider_answer\x18\x06 \x01(\tR\x0eproviderAnswer\x12'\n" +
+	"\x0ffallback_reason\x18\a \x01(\tR\x0efallbackReason\"\x8e\x01\n" +
 	"\x15NotificationDelivered\x12'\n" +
 	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x120\n" +
 	"\achannel\x18\x02 \x01(\x0e2\x16.cx.journey.v1.ChannelR\achannel\x12\x1a\n" +

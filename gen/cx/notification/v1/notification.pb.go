@@ -548,7 +548,10 @@ type Notification struct {
 	// When a provider reported delivery.
 	DeliveredAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=delivered_at,json=deliveredAt,proto3" json:"delivered_at,omitempty"`
 	// When it last changed.
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// Channels fallback left behind and why, oldest first, such as
+	// "fell back from sms: invalid number".
+	Fallbacks     []string `protobuf:"bytes,16,rep,name=fallbacks,proto3" json:"fallbacks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -684,6 +687,13 @@ func (x *Notification) GetDeliveredAt() *timestamppb.Timestamp {
 func (x *Notification) GetUpdatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Notification) GetFallbacks() []string {
+	if x != nil {
+		return x.Fallbacks
 	}
 	return nil
 }
@@ -1442,7 +1452,7 @@ const file_cx_notification_v1_notification_proto_rawDesc = "" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12'\n" +
 	"\x0fnotification_id\x18\x02 \x01(\tR\x0enotificationId\"Y\n" +
 	"\x11GetStatusResponse\x12D\n" +
-	"\fnotification\x18\x01 \x01(\v2 .cx.notification.v1.NotificationR\fnotification\"\x97\x06\n" +
+	"\fnotification\x18\x01 \x01(\v2 .cx.notification.v1.NotificationR\fnotification\"\xb5\x06\n" +
 	"\fNotification\x12'\n" +
 	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x123\n" +
 	"\bcustomer\x18\x02 \x01(\v2\x17.cx.journey.v1.CustomerR\bcustomer\x12\x1f\n" +
@@ -1462,7 +1472,8 @@ const file_cx_notification_v1_notification_proto_rawDesc = "" +
 	"\asent_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\x12=\n" +
 	"\fdelivered_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\vdeliveredAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x9c\x02\n" +
+	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1c\n" +
+	"\tfallbacks\x18\x10 \x03(\tR\tfallbacks\"\x9c\x02\n" +
 	"\aAttempt\x120\n" +
 	"\achannel\x18\x01 \x01(\x0e2\x16.cx.journey.v1.ChannelR\achannel\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12.\n" +
