@@ -384,6 +384,40 @@ func (e *Engine) waitOrStop(ctx context.Context, r rule.Rule, ev Event, key stri
 	return nil
 }
 
+// stoppedElsewhere reports whether a stop filed under another identity of
+// the timer's customer ended its wait. A stop reaches the waits of every
+// identity the profile service knew when the stop arrived; when a visitor
+// who viewed a product anonymously identified and bought it before the
+// profile service had joined the two, the stop was filed under the
+// identified customer only. By the time the wait ends the profile knows
+// them as one, so the wait's own correlation is looked up under each of
+// the customer's identities.
+func (e *Engine) stoppedElsewhere(ctx context.Context, t Timer) (bool, error) {
+	own := t.Customer.Key()
+	prefix := t.RuleID + "." + own + "."
+	if !strings.HasPrefix(t.Key, prefix) {
+		return false, nil
+	}
+	corr := strings.TrimPrefix(t.Key, prefix)
+	keys, err := e.customerKeys(ctx, Event{Tenant: t.Tenant, Customer: t.Customer})
+	if err != nil {
+		return false, err
+	}
+	for _, ck := range keys {
+		if ck == own {
+			continue // checked already
+		}
+		stopped, err := e.state.Stopped(ctx, t.Tenant, t.RuleID+"."+ck+"."+corr)
+		if err != nil {
+			return false, err
+		}
+		if !stopped.IsZero() && !stopped.Before(t.Cause.OccurredAt) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // customerKeys are the keys a customer's waits may be filed under: the
 // event's own, and those of every identity the profile service joined into
 // the customer's profile — a wait started by an anonymous visit ends when
@@ -481,6 +515,11 @@ func (e *Engine) HandleTimer(ctx context.Context, t Timer) error {
 	}
 	if !r.Enabled || !current.Enabled {
 		return nil // disabled since the wait began
+	}
+	if r.Kind == rule.AfterDelay || r.Kind == rule.Absence {
+		if stopped, err := e.stoppedElsewhere(ctx, t); err != nil || stopped {
+			return err
+		}
 	}
 	f := e.firing(r, t.Cause, "timer:"+t.Key+":"+t.Cause.ID, t.At)
 	return e.fireAll(ctx, []Firing{f})

@@ -624,6 +624,41 @@ func TestAWaitStartedAnonymouslyEndsWhenTheIdentifiedCustomerBuys(t *testing.T) 
 	}
 }
 
+// The purchase can reach the trigger before anything tells that the
+// visitor and the buyer are one customer (here the sign-up that joins them
+// comes last): the wait still ends, because when it does the profile
+// knows them as one.
+func TestAWaitEndsWhenTheBuyerIsJoinedToTheVisitorOnlyLater(t *testing.T) {
+	t.Parallel()
+	discount := rule.Rule{ID: "viewed-discount", Name: "Discount for a product viewed and not bought", Enabled: true, Kind: rule.Absence,
+		Start: &rule.EventMatch{Type: "product.viewed"}, Absent: &rule.EventMatch{Type: "order.placed"}, Within: dur(3 * time.Second),
+		Correlate: []rule.Correlation{{Start: "event.product_viewed.product.product_id", Other: "event.order_placed.items[*].product.product_id"}},
+		Actions:   []rule.Action{{Notify: &rule.NotifyAction{Template: "viewed-discount"}}}}
+	e := newEnv(t, discount)
+	now := time.Now()
+	view := ev("v1", "product.viewed", now)
+	view.Customer = &journeyv1.Customer{AnonymousId: "anon-9"}
+	view.Payload = &journeyv1.JourneyEvent_ProductViewed{ProductViewed: &journeyv1.ProductViewed{Product: &journeyv1.Product{ProductId: "tea"}}}
+	order := ev("o1", "order.placed", now.Add(time.Second))
+	order.Customer = &journeyv1.Customer{CustomerId: "c-sara"}
+	order.Payload = &journeyv1.JourneyEvent_OrderPlaced{OrderPlaced: &journeyv1.OrderPlaced{OrderId: "1", Total: &journeyv1.Money{Currency: "IRT", Amount: "10"},
+		Items: []*journeyv1.LineItem{{Product: &journeyv1.Product{ProductId: "tea"}, Quantity: 1}}}}
+	e.publish(t, view, order)
+	e.settled(t)
+	signup := ev("u1", "customer.updated", now.Add(1500*time.Millisecond))
+	signup.Customer = &journeyv1.Customer{CustomerId: "c-sara", AnonymousId: "anon-9"}
+	signup.Payload = &journeyv1.JourneyEvent_CustomerUpdated{CustomerUpdated: &journeyv1.CustomerUpdated{FirstName: "Sara"}}
+	e.publish(t, signup)
+	eventually(t, 10*time.Second, "the wait's moment passes", func() bool { n, err := adaptersPending(e); return err == nil && n == 0 })
+	e.settled(t)
+	if n := notifications(t, e); len(n) != 0 {
+		t.Fatalf("notifications = %v; the visitor bought the product as Sara, no discount is due", n)
+	}
+	if f := firings(t, e); len(f) != 0 {
+		t.Fatalf("firings = %v, want none", f)
+	}
+}
+
 func TestOldCausesDoNotAct(t *testing.T) {
 	t.Parallel()
 	csat := rule.Rule{ID: "csat-support", Name: "CSAT after a ticket", Enabled: true, Kind: rule.OnEvent, Start: &rule.EventMatch{Type: "ticket.resolved"},
