@@ -59,7 +59,7 @@ type ConsumeConfig struct {
 	MaxDeliver int
 	// Batch is the most messages handed to the handler at once.
 	Batch int
-	// MaxWait bounds how long a fetch waits for a full batch.
+	// MaxWait is the pause after a failed pull.
 	MaxWait time.Duration
 	// RetryDelay is how long a failed message waits before its second
 	// delivery; each later one waits twice as long, up to MaxRetryDelay, so
@@ -80,32 +80,75 @@ func Backoff(base time.Duration, delivered uint64) time.Duration {
 	return min(d, MaxRetryDelay)
 }
 
-// Consume fetches from c and hands batches to h until ctx ends. Messages
-// that cannot be decoded are dead-lettered at once: no retry can fix them.
+// Consume pulls from c and hands batches to h until ctx ends. A batch is
+// whatever has arrived when the handler is free, up to Batch messages: one
+// event alone is handled at once (a quiet shop's event is not held back to
+// fill a batch), and under load the batches fill up while the handler
+// works on the one before. Messages that cannot be decoded are
+// dead-lettered at once: no retry can fix them.
 func Consume(ctx context.Context, js jetstream.JetStream, c jetstream.Consumer, cfg ConsumeConfig, h Handler, log *slog.Logger) error {
 	if cfg.Batch <= 0 || cfg.MaxDeliver <= 0 || cfg.MaxWait <= 0 || cfg.Durable == "" {
 		return errors.New("journeystream: Durable, MaxDeliver, Batch and MaxWait are required")
 	}
-	for ctx.Err() == nil {
-		batch, err := c.Fetch(cfg.Batch, jetstream.FetchMaxWait(cfg.MaxWait))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+	it, err := c.Messages(jetstream.PullMaxMessages(2 * cfg.Batch))
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	arrived := make(chan jetstream.Msg, cfg.Batch)
+	go func() {
+		defer close(arrived)
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				log.WarnContext(ctx, "pull failed", "consumer", cfg.Durable, "err", err)
+				sleep(ctx, cfg.MaxWait)
+				continue
 			}
-			log.WarnContext(ctx, "fetch failed", "consumer", cfg.Durable, "err", err)
-			sleep(ctx, cfg.MaxWait)
-			continue
+			select {
+			case arrived <- msg:
+			case <-ctx.Done():
+				_ = msg.Nak()
+				return
+			}
+		}
+	}()
+	for {
+		first, ok := <-arrived
+		if !ok {
+			return nil
+		}
+		batch := []jetstream.Msg{first}
+	fill:
+		for len(batch) < cfg.Batch {
+			select {
+			case msg, ok := <-arrived:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, msg)
+			default:
+				break fill
+			}
 		}
 		var deliveries []*Delivery
-		for msg := range batch.Messages() {
+		for _, msg := range batch {
 			if d := decode(ctx, js, msg, cfg, log); d != nil {
 				deliveries = append(deliveries, d)
 			}
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
-			log.DebugContext(ctx, "fetch ended", "consumer", cfg.Durable, "err", err)
-		}
 		if len(deliveries) == 0 {
+			continue
+		}
+		if ctx.Err() != nil {
+			for _, d := range deliveries {
+				_ = d.msg.Nak() // shutting down: hand them back at once
+				d.span.End()
+			}
 			continue
 		}
 		errs := h(ctx, deliveries)
@@ -113,7 +156,6 @@ func Consume(ctx context.Context, js jetstream.JetStream, c jetstream.Consumer, 
 			settle(ctx, js, d, errs[i], cfg, log)
 		}
 	}
-	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {
