@@ -17,6 +17,9 @@ func Defaults() []Template {
 	mk := func(id, desc string, cat notification.Category, c ...Content) Template {
 		return Template{ID: id, Version: 1, Description: desc, DefaultCategory: cat, Contents: c, Default: true}
 	}
+	// product names the product, linked when its page is known. Templates
+	// cannot share definitions, so it is spliced into each HTML body.
+	product := `{{define "product"}}{{with index .Vars "product_url"}}<a href="{{.}}">{{end}}{{.Vars.product_name}}{{with index .Vars "product_url"}}</a>{{end}}{{end}}`
 	scoreLinks := `{{$v := .Vars}}<table role="presentation" style="border-collapse:collapse"><tr>{{range scale .Vars.scale_min .Vars.scale_max}}<td style="padding:2px"><a href="{{scoreURL $v .}}" style="display:inline-block;min-width:32px;padding:8px;text-align:center;border:1px solid #888;border-radius:4px;text-decoration:none">{{.}}</a></td>{{end}}</tr></table>`
 	return []Template{
 		mk("survey-invitation", "Survey invitation: one tappable link per score", notification.Marketing,
@@ -51,23 +54,23 @@ func Defaults() []Template {
 		),
 		mk("back-in-stock", "A product the customer wanted is back", notification.Marketing,
 			Content{Channel: email, Locale: "fa", Subject: `{{.Vars.product_name}} دوباره موجود شد`,
-				Text: greetFa + "،\n{{.Vars.product_name}} که دنبالش بودید دوباره موجود است: {{.Vars.product_url}}" + textFootFa,
-				HTML: `<p>` + greetFa + `،</p><p><a href="{{.Vars.product_url}}">{{.Vars.product_name}}</a> که دنبالش بودید دوباره موجود است.</p>` + footFa},
+				Text: greetFa + "،\n{{.Vars.product_name}} که دنبالش بودید دوباره موجود است.{{with index .Vars \"product_url\"}} {{.}}{{end}}" + textFootFa,
+				HTML: product + `<p>` + greetFa + `،</p><p>{{template "product" .}} که دنبالش بودید دوباره موجود است.</p>` + footFa},
 			Content{Channel: email, Locale: "en", Subject: `{{.Vars.product_name}} is back in stock`,
-				Text: greetEn + ",\n{{.Vars.product_name}} is back in stock: {{.Vars.product_url}}" + textFootEn,
-				HTML: `<p>` + greetEn + `,</p><p><a href="{{.Vars.product_url}}">{{.Vars.product_name}}</a> is back in stock.</p>` + footEn},
-			Content{Channel: sms, Locale: "fa", Text: `{{.Vars.product_name}} دوباره موجود شد: {{.Vars.product_url}}`},
-			Content{Channel: sms, Locale: "en", Text: `{{.Vars.product_name}} is back in stock: {{.Vars.product_url}}`},
+				Text: greetEn + ",\n{{.Vars.product_name}} is back in stock.{{with index .Vars \"product_url\"}} {{.}}{{end}}" + textFootEn,
+				HTML: product + `<p>` + greetEn + `,</p><p>{{template "product" .}} is back in stock.</p>` + footEn},
+			Content{Channel: sms, Locale: "fa", Text: `{{.Vars.product_name}} دوباره موجود شد.{{with index .Vars "product_url"}} {{.}}{{end}}`},
+			Content{Channel: sms, Locale: "en", Text: `{{.Vars.product_name}} is back in stock.{{with index .Vars "product_url"}} {{.}}{{end}}`},
 		),
 		mk("viewed-discount", "A nudge, maybe with a discount, for a product viewed and not bought", notification.Marketing,
 			Content{Channel: email, Locale: "fa", Subject: `هنوز به {{.Vars.product_name}} فکر می‌کنید؟`,
-				Text: greetFa + "،\n{{.Vars.product_name}} منتظر شماست: {{.Vars.product_url}}{{with index .Vars \"discount_code\"}}\nکد تخفیف: {{.}}{{end}}" + textFootFa,
-				HTML: `<p>` + greetFa + `،</p><p><a href="{{.Vars.product_url}}">{{.Vars.product_name}}</a> منتظر شماست.</p>{{with index .Vars "discount_code"}}<p>کد تخفیف: <b>{{.}}</b></p>{{end}}` + footFa},
+				Text: greetFa + "،\n{{.Vars.product_name}} منتظر شماست.{{with index .Vars \"product_url\"}} {{.}}{{end}}{{with index .Vars \"discount_code\"}}\nکد تخفیف: {{.}}{{end}}" + textFootFa,
+				HTML: product + `<p>` + greetFa + `،</p><p>{{template "product" .}} منتظر شماست.</p>{{with index .Vars "discount_code"}}<p>کد تخفیف: <b>{{.}}</b></p>{{end}}` + footFa},
 			Content{Channel: email, Locale: "en", Subject: `Still thinking about {{.Vars.product_name}}?`,
-				Text: greetEn + ",\n{{.Vars.product_name}} is waiting for you: {{.Vars.product_url}}{{with index .Vars \"discount_code\"}}\nDiscount code: {{.}}{{end}}" + textFootEn,
-				HTML: `<p>` + greetEn + `,</p><p><a href="{{.Vars.product_url}}">{{.Vars.product_name}}</a> is waiting for you.</p>{{with index .Vars "discount_code"}}<p>Discount code: <b>{{.}}</b></p>{{end}}` + footEn},
-			Content{Channel: sms, Locale: "fa", Text: `{{.Vars.product_name}} منتظر شماست: {{.Vars.product_url}}{{with index .Vars "discount_code"}} کد تخفیف: {{.}}{{end}}`},
-			Content{Channel: sms, Locale: "en", Text: `{{.Vars.product_name}} is waiting for you: {{.Vars.product_url}}{{with index .Vars "discount_code"}} Code: {{.}}{{end}}`},
+				Text: greetEn + ",\n{{.Vars.product_name}} is waiting for you.{{with index .Vars \"product_url\"}} {{.}}{{end}}{{with index .Vars \"discount_code\"}}\nDiscount code: {{.}}{{end}}" + textFootEn,
+				HTML: product + `<p>` + greetEn + `,</p><p>{{template "product" .}} is waiting for you.</p>{{with index .Vars "discount_code"}}<p>Discount code: <b>{{.}}</b></p>{{end}}` + footEn},
+			Content{Channel: sms, Locale: "fa", Text: `{{.Vars.product_name}} منتظر شماست.{{with index .Vars "discount_code"}} کد تخفیف: {{.}}{{end}}{{with index .Vars "product_url"}} {{.}}{{end}}`},
+			Content{Channel: sms, Locale: "en", Text: `{{.Vars.product_name}} is waiting for you.{{with index .Vars "discount_code"}} Code: {{.}}{{end}}{{with index .Vars "product_url"}} {{.}}{{end}}`},
 		),
 		mk("big-order-thanks", "Thanks for a large order", notification.Marketing,
 			Content{Channel: email, Locale: "fa", Subject: `سپاس برای سفارش {{faDigits .Vars.order_id}}`,

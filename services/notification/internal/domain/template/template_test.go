@@ -144,3 +144,29 @@ func TestDefaultsRenderEveryContent(t *testing.T) {
 		}
 	}
 }
+
+// A product event without a page (the shop sent no url) still reads as a
+// sentence: no dangling colon, no empty link.
+func TestProductTemplatesWithoutAURL(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"product_id": "p1", "product_name": "Mug", "discount_code": "BACK10"}
+	for _, tpl := range template.Defaults() {
+		if tpl.ID != "viewed-discount" && tpl.ID != "back-in-stock" {
+			continue
+		}
+		for _, c := range tpl.Contents {
+			out, err := template.Render(c, template.Data{Profile: map[string]any{"first_name": "Sara"}, Event: map[string]any{}, Vars: vars})
+			if err != nil {
+				t.Fatalf("%s %s/%s: %v", tpl.ID, c.Channel, c.Locale, err)
+			}
+			for _, part := range []string{out.Text, out.HTML} {
+				if strings.Contains(part, ": \n") || strings.HasSuffix(strings.TrimSpace(part), ":") || strings.Contains(part, `href=""`) || strings.Contains(part, "<no value>") {
+					t.Fatalf("%s %s/%s reads badly without a url: %q", tpl.ID, c.Channel, c.Locale, part)
+				}
+			}
+			if !strings.Contains(out.Text, "Mug") || (tpl.ID == "viewed-discount" && !strings.Contains(out.Text, "BACK10")) {
+				t.Fatalf("%s %s/%s: %q lacks the product or the code", tpl.ID, c.Channel, c.Locale, out.Text)
+			}
+		}
+	}
+}
