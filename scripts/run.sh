@@ -86,16 +86,7 @@ echo "survey: response pages :8083, gRPC :9083, admin :7083 (log in $LOGS/survey
 # Stand-ins for the outside providers: a real SMTP server, an SMS gateway and
 # a webhook receiver, printing every message that reaches them.
 DEVSINKS_DELIVERY_URL=http://127.0.0.1:8084/sms/delivery/dev-callback start devsinks bin/notification-devsinks
-wait_tcp() { # host, port, name
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	echo "$3 did not start listening on $1:$2; its log ($LOGS/$3.log):" >&2
-	tail -n 30 "$LOGS/$3.log" >&2
-	exit 1
-}
-wait_tcp 127.0.0.1 2525 devsinks
+wait_http http://127.0.0.1:8091/inbox devsinks
 NOTIFICATION_LINK_KEY="${NOTIFICATION_LINK_KEY:-dev-only-bazgasht-unsubscribe-link-key}" \
 	NOTIFICATION_SMTP_HOST=127.0.0.1 NOTIFICATION_SMTP_PORT=2525 NOTIFICATION_SMTP_TLS=none \
 	NOTIFICATION_SMS_URL=http://127.0.0.1:8091 NOTIFICATION_SMS_API_KEY=dev-sms-key NOTIFICATION_SMS_CALLBACK_SECRET=dev-callback \
@@ -110,7 +101,7 @@ pids+=($!)
 names+=("provider output")
 echo
 
-bin/demoshop -api http://127.0.0.1:8080 -nats "$NATS_URL" -profile 127.0.0.1:9081 -trigger 127.0.0.1:9082
+bin/demoshop -api http://127.0.0.1:8080 -nats "$NATS_URL" -profile 127.0.0.1:9081 -trigger 127.0.0.1:9082 -sms-inbox http://127.0.0.1:8091/inbox
 
 cat <<MSG
 

@@ -31,8 +31,9 @@ func main() {
 	natsURL := flag.String("nats", os.Getenv("NATS_URL"), "NATS, to show what was stored")
 	profile := flag.String("profile", "", "profile service gRPC address, to show the profile built")
 	trigger := flag.String("trigger", "", "trigger service gRPC address, to show what the rules did")
+	inbox := flag.String("sms-inbox", "", "the SMS gateway stand-in's inbox, to answer the survey Sara gets by SMS")
 	flag.Parse()
-	if err := run(*api, *key, *shopify, *natsURL, *profile, *trigger); err != nil {
+	if err := run(*api, *key, *shopify, *natsURL, *profile, *trigger, *inbox); err != nil {
 		fmt.Fprintln(os.Stderr, "demoshop:", err)
 		os.Exit(1)
 	}
@@ -44,7 +45,7 @@ type shop struct {
 	run                     string // makes ids unique per run, so a rerun is new events
 }
 
-func run(api, key, shopifySecret, natsURL, profileAddr, triggerAddr string) error {
+func run(api, key, shopifySecret, natsURL, profileAddr, triggerAddr, inboxURL string) error {
 	began := time.Now()
 	s := &shop{api: api, key: key, shopifySecret: shopifySecret, client: &http.Client{Timeout: 10 * time.Second}, run: time.Now().UTC().Format("150405")}
 	// The week happens in the last 16 seconds, step by quarter second: the
@@ -111,6 +112,11 @@ func run(api, key, shopifySecret, natsURL, profileAddr, triggerAddr string) erro
 	}
 	if profileAddr != "" {
 		if err := showProfile(profileAddr); err != nil {
+			return err
+		}
+	}
+	if inboxURL != "" && profileAddr != "" {
+		if err := answerSurvey(inboxURL, "+989121234567", profileAddr, 4, "سریع و مودبانه پاسخ دادند، ممنون"); err != nil {
 			return err
 		}
 	}
