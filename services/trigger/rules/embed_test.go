@@ -55,8 +55,8 @@ func TestDefaultPackActs(t *testing.T) {
 		byID[r.ID] = r
 	}
 	profile := `{"commerce":{"order_count":"6","favourite_product_ids":["p-3","p-9"],"by_currency":[
-		{"currency":"EUR","order_count":"2","average_order_value":{"currency":"EUR","amount":"40.00"}},
-		{"currency":"IRT","order_count":"4","average_order_value":{"currency":"IRT","amount":"1250000.25"}}]}}`
+		{"currency":"EUR","order_count":"2","average_order_value":{"currency":"EUR","amount":"40.00"},"previous_average_order_value":{"currency":"EUR","amount":"30.00"}},
+		{"currency":"IRT","order_count":"4","average_order_value":{"currency":"IRT","amount":"1500000"},"previous_average_order_value":{"currency":"IRT","amount":"1250000.25"}}]}}`
 
 	t.Run("big order", func(t *testing.T) {
 		t.Parallel()
@@ -65,7 +65,7 @@ func TestDefaultPackActs(t *testing.T) {
 			name, event string
 			want        bool
 		}{
-			{"above twice the IRT average", `{"type":"order.placed","order_placed":{"total":{"currency":"IRT","amount":"2500000.51"}}}`, true},
+			{"above twice the usual IRT order", `{"type":"order.placed","order_placed":{"total":{"currency":"IRT","amount":"2500000.51"}}}`, true},
 			{"exactly twice", `{"type":"order.placed","order_placed":{"total":{"currency":"IRT","amount":"2500000.50"}}}`, false},
 			{"large next to EUR, ordinary in IRT", `{"type":"order.placed","order_placed":{"total":{"currency":"IRT","amount":"100"}}}`, false},
 			{"a currency never bought in", `{"type":"order.placed","order_placed":{"total":{"currency":"USD","amount":"900000"}}}`, false},

@@ -303,7 +303,12 @@ type GetProfileRequest struct {
 	// The shop. Required.
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	// The customer. Required.
-	Customer      *CustomerRef `protobuf:"bytes,2,opt,name=customer,proto3" json:"customer,omitempty"`
+	Customer *CustomerRef `protobuf:"bytes,2,opt,name=customer,proto3" json:"customer,omitempty"`
+	// The id of a journey event of this customer that the caller is reacting
+	// to: the profile is returned once it includes that event, so a rule or
+	// a message about an order sees the order. The service waits a short
+	// while for its fold to catch up, then answers UNAVAILABLE (retry).
+	AfterEventId  string `protobuf:"bytes,3,opt,name=after_event_id,json=afterEventId,proto3" json:"after_event_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -350,6 +355,13 @@ func (x *GetProfileRequest) GetCustomer() *CustomerRef {
 		return x.Customer
 	}
 	return nil
+}
+
+func (x *GetProfileRequest) GetAfterEventId() string {
+	if x != nil {
+		return x.AfterEventId
+	}
+	return ""
 }
 
 // GetProfileResponse carries the profile.
@@ -868,9 +880,13 @@ type CurrencyTotals struct {
 	// The largest single order total.
 	LargestOrder *v1.Money `protobuf:"bytes,5,opt,name=largest_order,json=largestOrder,proto3" json:"largest_order,omitempty"`
 	// Total refunded.
-	Refunded      *v1.Money `protobuf:"bytes,6,opt,name=refunded,proto3" json:"refunded,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Refunded *v1.Money `protobuf:"bytes,6,opt,name=refunded,proto3" json:"refunded,omitempty"`
+	// Average order value of the orders before the latest one (by event
+	// time): the customer's usual order size when the latest order is the
+	// one being judged ("twice the usual"). Absent before a second order.
+	PreviousAverageOrderValue *v1.Money `protobuf:"bytes,7,opt,name=previous_average_order_value,json=previousAverageOrderValue,proto3" json:"previous_average_order_value,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *CurrencyTotals) Reset() {
@@ -941,6 +957,13 @@ func (x *CurrencyTotals) GetLargestOrder() *v1.Money {
 func (x *CurrencyTotals) GetRefunded() *v1.Money {
 	if x != nil {
 		return x.Refunded
+	}
+	return nil
+}
+
+func (x *CurrencyTotals) GetPreviousAverageOrderValue() *v1.Money {
+	if x != nil {
+		return x.PreviousAverageOrderValue
 	}
 	return nil
 }
@@ -2771,10 +2794,11 @@ const file_cx_profile_v1_profile_proto_rawDesc = "" +
 	"\n" +
 	"profile_id\x18\x01 \x01(\tH\x00R\tprofileId\x125\n" +
 	"\bidentity\x18\x02 \x01(\v2\x17.cx.journey.v1.CustomerH\x00R\bidentityB\x05\n" +
-	"\x03ref\"c\n" +
+	"\x03ref\"\x89\x01\n" +
 	"\x11GetProfileRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x126\n" +
-	"\bcustomer\x18\x02 \x01(\v2\x1a.cx.profile.v1.CustomerRefR\bcustomer\"F\n" +
+	"\bcustomer\x18\x02 \x01(\v2\x1a.cx.profile.v1.CustomerRefR\bcustomer\x12$\n" +
+	"\x0eafter_event_id\x18\x03 \x01(\tR\fafterEventId\"F\n" +
 	"\x12GetProfileResponse\x120\n" +
 	"\aprofile\x18\x01 \x01(\v2\x16.cx.profile.v1.ProfileR\aprofile\"\xdc\x04\n" +
 	"\aProfile\x12\x1d\n" +
@@ -2826,7 +2850,7 @@ const file_cx_profile_v1_profile_proto_rawDesc = "" +
 	"\x10product_affinity\x18\b \x03(\v2\x17.cx.profile.v1.AffinityR\x0fproductAffinity\x12H\n" +
 	"\x11viewed_not_bought\x18\t \x03(\v2\x1c.cx.profile.v1.ViewedProductR\x0fviewedNotBought\x122\n" +
 	"\x15favourite_product_ids\x18\n" +
-	" \x03(\tR\x13favouriteProductIds\"\xb0\x02\n" +
+	" \x03(\tR\x13favouriteProductIds\"\x87\x03\n" +
 	"\x0eCurrencyTotals\x12\x1a\n" +
 	"\bcurrency\x18\x01 \x01(\tR\bcurrency\x12\x1f\n" +
 	"\vorder_count\x18\x02 \x01(\x03R\n" +
@@ -2834,7 +2858,8 @@ const file_cx_profile_v1_profile_proto_rawDesc = "" +
 	"\arevenue\x18\x03 \x01(\v2\x14.cx.journey.v1.MoneyR\arevenue\x12D\n" +
 	"\x13average_order_value\x18\x04 \x01(\v2\x14.cx.journey.v1.MoneyR\x11averageOrderValue\x129\n" +
 	"\rlargest_order\x18\x05 \x01(\v2\x14.cx.journey.v1.MoneyR\flargestOrder\x120\n" +
-	"\brefunded\x18\x06 \x01(\v2\x14.cx.journey.v1.MoneyR\brefunded\"d\n" +
+	"\brefunded\x18\x06 \x01(\v2\x14.cx.journey.v1.MoneyR\brefunded\x12U\n" +
+	"\x1cprevious_average_order_value\x18\a \x01(\v2\x14.cx.journey.v1.MoneyR\x19previousAverageOrderValue\"d\n" +
 	"\bAffinity\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
@@ -3095,70 +3120,71 @@ var file_cx_profile_v1_profile_proto_depIdxs = []int32{
 	39, // 22: cx.profile.v1.CurrencyTotals.average_order_value:type_name -> cx.journey.v1.Money
 	39, // 23: cx.profile.v1.CurrencyTotals.largest_order:type_name -> cx.journey.v1.Money
 	39, // 24: cx.profile.v1.CurrencyTotals.refunded:type_name -> cx.journey.v1.Money
-	40, // 25: cx.profile.v1.ViewedProduct.product:type_name -> cx.journey.v1.Product
-	36, // 26: cx.profile.v1.ViewedProduct.first_viewed_at:type_name -> google.protobuf.Timestamp
-	36, // 27: cx.profile.v1.ViewedProduct.last_viewed_at:type_name -> google.protobuf.Timestamp
-	36, // 28: cx.profile.v1.Support.last_ticket_at:type_name -> google.protobuf.Timestamp
-	15, // 29: cx.profile.v1.Feedback.last_nps:type_name -> cx.profile.v1.Score
-	15, // 30: cx.profile.v1.Feedback.last_csat:type_name -> cx.profile.v1.Score
-	15, // 31: cx.profile.v1.Feedback.last_ces:type_name -> cx.profile.v1.Score
-	0,  // 32: cx.profile.v1.Feedback.nps_category:type_name -> cx.profile.v1.NpsCategory
-	36, // 33: cx.profile.v1.Score.responded_at:type_name -> google.protobuf.Timestamp
-	3,  // 34: cx.profile.v1.GetTimelineRequest.customer:type_name -> cx.profile.v1.CustomerRef
-	36, // 35: cx.profile.v1.GetTimelineRequest.start_time:type_name -> google.protobuf.Timestamp
-	36, // 36: cx.profile.v1.GetTimelineRequest.end_time:type_name -> google.protobuf.Timestamp
-	41, // 37: cx.profile.v1.GetTimelineResponse.events:type_name -> cx.journey.v1.JourneyEvent
-	20, // 38: cx.profile.v1.ListSegmentMembersResponse.members:type_name -> cx.profile.v1.SegmentMember
-	35, // 39: cx.profile.v1.SegmentMember.customer:type_name -> cx.journey.v1.Customer
-	36, // 40: cx.profile.v1.SegmentMember.entered_at:type_name -> google.protobuf.Timestamp
-	3,  // 41: cx.profile.v1.ListMergesRequest.customer:type_name -> cx.profile.v1.CustomerRef
-	23, // 42: cx.profile.v1.ListMergesResponse.merges:type_name -> cx.profile.v1.Merge
-	35, // 43: cx.profile.v1.Merge.shared_identity:type_name -> cx.journey.v1.Customer
-	2,  // 44: cx.profile.v1.Merge.reason:type_name -> cx.profile.v1.MergeReason
-	36, // 45: cx.profile.v1.Merge.merged_at:type_name -> google.protobuf.Timestamp
-	42, // 46: cx.profile.v1.GetCommerceKPIsRequest.period:type_name -> cx.report.v1.Period
-	43, // 47: cx.profile.v1.GetCommerceKPIsRequest.cohort_granularity:type_name -> cx.report.v1.Granularity
-	26, // 48: cx.profile.v1.GetCommerceKPIsResponse.periods:type_name -> cx.profile.v1.CommerceKPIs
-	26, // 49: cx.profile.v1.GetCommerceKPIsResponse.total:type_name -> cx.profile.v1.CommerceKPIs
-	29, // 50: cx.profile.v1.GetCommerceKPIsResponse.cohorts:type_name -> cx.profile.v1.Cohort
-	44, // 51: cx.profile.v1.GetCommerceKPIsResponse.at_risk_after:type_name -> google.protobuf.Duration
-	44, // 52: cx.profile.v1.GetCommerceKPIsResponse.churned_after:type_name -> google.protobuf.Duration
-	45, // 53: cx.profile.v1.CommerceKPIs.bounds:type_name -> cx.report.v1.PeriodBounds
-	27, // 54: cx.profile.v1.CommerceKPIs.by_currency:type_name -> cx.profile.v1.CurrencyKPIs
-	39, // 55: cx.profile.v1.CurrencyKPIs.revenue:type_name -> cx.journey.v1.Money
-	39, // 56: cx.profile.v1.CurrencyKPIs.average_order_value:type_name -> cx.journey.v1.Money
-	28, // 57: cx.profile.v1.CurrencyKPIs.clv:type_name -> cx.profile.v1.ClvDistribution
-	39, // 58: cx.profile.v1.ClvDistribution.mean:type_name -> cx.journey.v1.Money
-	39, // 59: cx.profile.v1.ClvDistribution.p25:type_name -> cx.journey.v1.Money
-	39, // 60: cx.profile.v1.ClvDistribution.p50:type_name -> cx.journey.v1.Money
-	39, // 61: cx.profile.v1.ClvDistribution.p75:type_name -> cx.journey.v1.Money
-	39, // 62: cx.profile.v1.ClvDistribution.p90:type_name -> cx.journey.v1.Money
-	39, // 63: cx.profile.v1.ClvDistribution.p99:type_name -> cx.journey.v1.Money
-	45, // 64: cx.profile.v1.Cohort.bounds:type_name -> cx.report.v1.PeriodBounds
-	42, // 65: cx.profile.v1.GetSupportKPIsRequest.period:type_name -> cx.report.v1.Period
-	32, // 66: cx.profile.v1.GetSupportKPIsResponse.periods:type_name -> cx.profile.v1.SupportKPIs
-	32, // 67: cx.profile.v1.GetSupportKPIsResponse.total:type_name -> cx.profile.v1.SupportKPIs
-	45, // 68: cx.profile.v1.SupportKPIs.bounds:type_name -> cx.report.v1.PeriodBounds
-	44, // 69: cx.profile.v1.SupportKPIs.resolution_time_p50:type_name -> google.protobuf.Duration
-	44, // 70: cx.profile.v1.SupportKPIs.resolution_time_p90:type_name -> google.protobuf.Duration
-	33, // 71: cx.profile.v1.SupportKPIs.by_topic:type_name -> cx.profile.v1.TopicVolume
-	4,  // 72: cx.profile.v1.ProfileService.GetProfile:input_type -> cx.profile.v1.GetProfileRequest
-	16, // 73: cx.profile.v1.ProfileService.GetTimeline:input_type -> cx.profile.v1.GetTimelineRequest
-	18, // 74: cx.profile.v1.ProfileService.ListSegmentMembers:input_type -> cx.profile.v1.ListSegmentMembersRequest
-	21, // 75: cx.profile.v1.ProfileService.ListMerges:input_type -> cx.profile.v1.ListMergesRequest
-	24, // 76: cx.profile.v1.ProfileService.GetCommerceKPIs:input_type -> cx.profile.v1.GetCommerceKPIsRequest
-	30, // 77: cx.profile.v1.ProfileService.GetSupportKPIs:input_type -> cx.profile.v1.GetSupportKPIsRequest
-	5,  // 78: cx.profile.v1.ProfileService.GetProfile:output_type -> cx.profile.v1.GetProfileResponse
-	17, // 79: cx.profile.v1.ProfileService.GetTimeline:output_type -> cx.profile.v1.GetTimelineResponse
-	19, // 80: cx.profile.v1.ProfileService.ListSegmentMembers:output_type -> cx.profile.v1.ListSegmentMembersResponse
-	22, // 81: cx.profile.v1.ProfileService.ListMerges:output_type -> cx.profile.v1.ListMergesResponse
-	25, // 82: cx.profile.v1.ProfileService.GetCommerceKPIs:output_type -> cx.profile.v1.GetCommerceKPIsResponse
-	31, // 83: cx.profile.v1.ProfileService.GetSupportKPIs:output_type -> cx.profile.v1.GetSupportKPIsResponse
-	78, // [78:84] is the sub-list for method output_type
-	72, // [72:78] is the sub-list for method input_type
-	72, // [72:72] is the sub-list for extension type_name
-	72, // [72:72] is the sub-list for extension extendee
-	0,  // [0:72] is the sub-list for field type_name
+	39, // 25: cx.profile.v1.CurrencyTotals.previous_average_order_value:type_name -> cx.journey.v1.Money
+	40, // 26: cx.profile.v1.ViewedProduct.product:type_name -> cx.journey.v1.Product
+	36, // 27: cx.profile.v1.ViewedProduct.first_viewed_at:type_name -> google.protobuf.Timestamp
+	36, // 28: cx.profile.v1.ViewedProduct.last_viewed_at:type_name -> google.protobuf.Timestamp
+	36, // 29: cx.profile.v1.Support.last_ticket_at:type_name -> google.protobuf.Timestamp
+	15, // 30: cx.profile.v1.Feedback.last_nps:type_name -> cx.profile.v1.Score
+	15, // 31: cx.profile.v1.Feedback.last_csat:type_name -> cx.profile.v1.Score
+	15, // 32: cx.profile.v1.Feedback.last_ces:type_name -> cx.profile.v1.Score
+	0,  // 33: cx.profile.v1.Feedback.nps_category:type_name -> cx.profile.v1.NpsCategory
+	36, // 34: cx.profile.v1.Score.responded_at:type_name -> google.protobuf.Timestamp
+	3,  // 35: cx.profile.v1.GetTimelineRequest.customer:type_name -> cx.profile.v1.CustomerRef
+	36, // 36: cx.profile.v1.GetTimelineRequest.start_time:type_name -> google.protobuf.Timestamp
+	36, // 37: cx.profile.v1.GetTimelineRequest.end_time:type_name -> google.protobuf.Timestamp
+	41, // 38: cx.profile.v1.GetTimelineResponse.events:type_name -> cx.journey.v1.JourneyEvent
+	20, // 39: cx.profile.v1.ListSegmentMembersResponse.members:type_name -> cx.profile.v1.SegmentMember
+	35, // 40: cx.profile.v1.SegmentMember.customer:type_name -> cx.journey.v1.Customer
+	36, // 41: cx.profile.v1.SegmentMember.entered_at:type_name -> google.protobuf.Timestamp
+	3,  // 42: cx.profile.v1.ListMergesRequest.customer:type_name -> cx.profile.v1.CustomerRef
+	23, // 43: cx.profile.v1.ListMergesResponse.merges:type_name -> cx.profile.v1.Merge
+	35, // 44: cx.profile.v1.Merge.shared_identity:type_name -> cx.journey.v1.Customer
+	2,  // 45: cx.profile.v1.Merge.reason:type_name -> cx.profile.v1.MergeReason
+	36, // 46: cx.profile.v1.Merge.merged_at:type_name -> google.protobuf.Timestamp
+	42, // 47: cx.profile.v1.GetCommerceKPIsRequest.period:type_name -> cx.report.v1.Period
+	43, // 48: cx.profile.v1.GetCommerceKPIsRequest.cohort_granularity:type_name -> cx.report.v1.Granularity
+	26, // 49: cx.profile.v1.GetCommerceKPIsResponse.periods:type_name -> cx.profile.v1.CommerceKPIs
+	26, // 50: cx.profile.v1.GetCommerceKPIsResponse.total:type_name -> cx.profile.v1.CommerceKPIs
+	29, // 51: cx.profile.v1.GetCommerceKPIsResponse.cohorts:type_name -> cx.profile.v1.Cohort
+	44, // 52: cx.profile.v1.GetCommerceKPIsResponse.at_risk_after:type_name -> google.protobuf.Duration
+	44, // 53: cx.profile.v1.GetCommerceKPIsResponse.churned_after:type_name -> google.protobuf.Duration
+	45, // 54: cx.profile.v1.CommerceKPIs.bounds:type_name -> cx.report.v1.PeriodBounds
+	27, // 55: cx.profile.v1.CommerceKPIs.by_currency:type_name -> cx.profile.v1.CurrencyKPIs
+	39, // 56: cx.profile.v1.CurrencyKPIs.revenue:type_name -> cx.journey.v1.Money
+	39, // 57: cx.profile.v1.CurrencyKPIs.average_order_value:type_name -> cx.journey.v1.Money
+	28, // 58: cx.profile.v1.CurrencyKPIs.clv:type_name -> cx.profile.v1.ClvDistribution
+	39, // 59: cx.profile.v1.ClvDistribution.mean:type_name -> cx.journey.v1.Money
+	39, // 60: cx.profile.v1.ClvDistribution.p25:type_name -> cx.journey.v1.Money
+	39, // 61: cx.profile.v1.ClvDistribution.p50:type_name -> cx.journey.v1.Money
+	39, // 62: cx.profile.v1.ClvDistribution.p75:type_name -> cx.journey.v1.Money
+	39, // 63: cx.profile.v1.ClvDistribution.p90:type_name -> cx.journey.v1.Money
+	39, // 64: cx.profile.v1.ClvDistribution.p99:type_name -> cx.journey.v1.Money
+	45, // 65: cx.profile.v1.Cohort.bounds:type_name -> cx.report.v1.PeriodBounds
+	42, // 66: cx.profile.v1.GetSupportKPIsRequest.period:type_name -> cx.report.v1.Period
+	32, // 67: cx.profile.v1.GetSupportKPIsResponse.periods:type_name -> cx.profile.v1.SupportKPIs
+	32, // 68: cx.profile.v1.GetSupportKPIsResponse.total:type_name -> cx.profile.v1.SupportKPIs
+	45, // 69: cx.profile.v1.SupportKPIs.bounds:type_name -> cx.report.v1.PeriodBounds
+	44, // 70: cx.profile.v1.SupportKPIs.resolution_time_p50:type_name -> google.protobuf.Duration
+	44, // 71: cx.profile.v1.SupportKPIs.resolution_time_p90:type_name -> google.protobuf.Duration
+	33, // 72: cx.profile.v1.SupportKPIs.by_topic:type_name -> cx.profile.v1.TopicVolume
+	4,  // 73: cx.profile.v1.ProfileService.GetProfile:input_type -> cx.profile.v1.GetProfileRequest
+	16, // 74: cx.profile.v1.ProfileService.GetTimeline:input_type -> cx.profile.v1.GetTimelineRequest
+	18, // 75: cx.profile.v1.ProfileService.ListSegmentMembers:input_type -> cx.profile.v1.ListSegmentMembersRequest
+	21, // 76: cx.profile.v1.ProfileService.ListMerges:input_type -> cx.profile.v1.ListMergesRequest
+	24, // 77: cx.profile.v1.ProfileService.GetCommerceKPIs:input_type -> cx.profile.v1.GetCommerceKPIsRequest
+	30, // 78: cx.profile.v1.ProfileService.GetSupportKPIs:input_type -> cx.profile.v1.GetSupportKPIsRequest
+	5,  // 79: cx.profile.v1.ProfileService.GetProfile:output_type -> cx.profile.v1.GetProfileResponse
+	17, // 80: cx.profile.v1.ProfileService.GetTimeline:output_type -> cx.profile.v1.GetTimelineResponse
+	19, // 81: cx.profile.v1.ProfileService.ListSegmentMembers:output_type -> cx.profile.v1.ListSegmentMembersResponse
+	22, // 82: cx.profile.v1.ProfileService.ListMerges:output_type -> cx.profile.v1.ListMergesResponse
+	25, // 83: cx.profile.v1.ProfileService.GetCommerceKPIs:output_type -> cx.profile.v1.GetCommerceKPIsResponse
+	31, // 84: cx.profile.v1.ProfileService.GetSupportKPIs:output_type -> cx.profile.v1.GetSupportKPIsResponse
+	79, // [79:85] is the sub-list for method output_type
+	73, // [73:79] is the sub-list for method input_type
+	73, // [73:73] is the sub-list for extension type_name
+	73, // [73:73] is the sub-list for extension extendee
+	0,  // [0:73] is the sub-list for field type_name
 }
 
 func init() { file_cx_profile_v1_profile_proto_init() }

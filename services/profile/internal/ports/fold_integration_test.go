@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -608,5 +609,46 @@ func TestTopSpendersBecomeVIP(t *testing.T) {
 	s.settled(t)
 	if !contains(s.get(t, "demo", byCustomer("c-big")).GetSegments(), "vip") {
 		t.Fatal("a customer above the cut-off is not VIP")
+	}
+}
+
+// A caller reacting to an event reads the profile with that event in it:
+// GetProfile with after_event_id waits for the fold, and the usual order
+// size it then reads leaves the order being judged out.
+func TestGetProfileAfterAnEventSeesTheEvent(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	s.publish(t, placed("shop", "o1", "c-1", "1", "100000", 1))
+	req := func(after string) *profilev1.GetProfileRequest {
+		return &profilev1.GetProfileRequest{Tenant: "shop", Customer: byCustomer("c-1"), AfterEventId: after}
+	}
+	// Asked before the second order is even published: the answer waits
+	// for it.
+	type answer struct {
+		resp *profilev1.GetProfileResponse
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		resp, err := s.api.GetProfile(context.Background(), req("o2"))
+		got <- answer{resp, err}
+	}()
+	s.publish(t, placed("shop", "o2", "c-1", "2", "250000", 2))
+	a := <-got
+	if a.err != nil {
+		t.Fatalf("GetProfile after o2: %v", a.err)
+	}
+	c := a.resp.GetProfile().GetCommerce()
+	if c.GetOrderCount() != 2 {
+		t.Fatalf("order count %d after o2, want 2", c.GetOrderCount())
+	}
+	irt := c.GetByCurrency()[0]
+	if irt.GetAverageOrderValue().GetAmount() != "175000" || irt.GetPreviousAverageOrderValue().GetAmount() != "100000" {
+		t.Fatalf("AOV %s, usual before the latest %s; want 175000 and 100000", irt.GetAverageOrderValue().GetAmount(), irt.GetPreviousAverageOrderValue().GetAmount())
+	}
+	// An event the fold never sees: told to retry, not handed a profile
+	// without it.
+	if _, err := s.api.GetProfile(context.Background(), req("never-published")); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "after_event_id") {
+		t.Fatalf("GetProfile after an unknown event = %v, want UNAVAILABLE naming after_event_id", err)
 	}
 }

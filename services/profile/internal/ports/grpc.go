@@ -12,6 +12,7 @@ import (
 
 	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
 	profilev1 "github.com/bazgasht/bazgasht/gen/cx/profile/v1"
+	"github.com/bazgasht/bazgasht/platform/journey"
 	"github.com/bazgasht/bazgasht/services/profile/internal/app"
 	"github.com/bazgasht/bazgasht/services/profile/internal/domain/profile"
 )
@@ -52,6 +53,9 @@ func statusOf(err error) error {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return status.FromContextError(err).Err()
 	}
+	if st, ok := status.FromError(err); ok {
+		return st.Err() // already an answer
+	}
 	return status.Error(codes.Unavailable, "profile store unavailable; retry")
 }
 
@@ -67,7 +71,13 @@ func refOf(r *profilev1.CustomerRef) app.Ref {
 
 // GetProfile returns one profile, its stage and segments computed now.
 func (g *GRPC) GetProfile(ctx context.Context, req *profilev1.GetProfileRequest) (*profilev1.GetProfileResponse, error) {
+	if len(req.GetAfterEventId()) > journey.MaxIDLength {
+		return nil, status.Errorf(codes.InvalidArgument, "after_event_id: longer than %d characters", journey.MaxIDLength)
+	}
 	p, err := g.q.Profile(ctx, req.GetTenant(), refOf(req.GetCustomer()))
+	if after := req.GetAfterEventId(); after != "" {
+		p, err = g.awaitEvent(ctx, req, after, p, err)
+	}
 	if err != nil {
 		return nil, statusOf(err)
 	}
@@ -76,6 +86,36 @@ func (g *GRPC) GetProfile(ctx context.Context, req *profilev1.GetProfileRequest)
 		return nil, statusOf(err)
 	}
 	return &profilev1.GetProfileResponse{Profile: ProfileToProto(p, g.q.Now(), rules)}, nil
+}
+
+// AfterEventWait bounds how long GetProfile waits for the fold to reach the
+// event a caller names (after_event_id); the fold takes milliseconds, so
+// running out means it is behind, and the caller is told to retry.
+const AfterEventWait = 2 * time.Second
+
+// awaitEvent reads the profile again until it includes event id, while the
+// profile (or the tenant) is not there yet or does not have it.
+func (g *GRPC) awaitEvent(ctx context.Context, req *profilev1.GetProfileRequest, id string, p *profile.Profile, err error) (*profile.Profile, error) {
+	deadline := time.Now().Add(AfterEventWait)
+	wait := time.Millisecond
+	for {
+		pending := errors.Is(err, profile.ErrNotFound) || errors.Is(err, app.ErrUnknownTenant) || err == nil && !p.HasApplied(id)
+		if !pending {
+			return p, err
+		}
+		if time.Now().After(deadline) {
+			return nil, status.Errorf(codes.Unavailable, "after_event_id: the profile does not include event %q yet; retry", id)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+		p, err = g.q.Profile(ctx, req.GetTenant(), refOf(req.GetCustomer()))
+	}
 }
 
 // GetTimeline returns a page of the customer's journey events.

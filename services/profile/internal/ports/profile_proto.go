@@ -19,6 +19,14 @@ func moneyOf(currency, amount string) *journeyv1.Money {
 	return &journeyv1.Money{Currency: currency, Amount: amount}
 }
 
+// optionalMoney is nil for an amount not known.
+func optionalMoney(currency, amount string) *journeyv1.Money {
+	if amount == "" {
+		return nil
+	}
+	return moneyOf(currency, amount)
+}
+
 // primaryCustomer names a profile by its first identity of each kind.
 func primaryCustomer(ids []profile.Identity) *journeyv1.Customer {
 	f := profile.FirstOfEach(ids)
@@ -83,6 +91,7 @@ func ProfileToProto(p *profile.Profile, now time.Time, rules profile.Rules) *pro
 		out.Commerce.ByCurrency = append(out.Commerce.ByCurrency, &profilev1.CurrencyTotals{
 			Currency: ct.Currency, OrderCount: ct.Orders, Revenue: moneyOf(ct.Currency, ct.Revenue),
 			AverageOrderValue: moneyOf(ct.Currency, ct.AOV), LargestOrder: moneyOf(ct.Currency, ct.Largest), Refunded: moneyOf(ct.Currency, ct.Refunded),
+			PreviousAverageOrderValue: optionalMoney(ct.Currency, ct.PreviousAOV),
 		})
 	}
 	for _, a := range c.Categories {

@@ -40,13 +40,15 @@ func (p *ProfileClient) Close() error { return p.conn.Close() }
 var _ app.ProfileReader = (*ProfileClient)(nil)
 
 // Profile returns the customer's profile as a JSON tree with proto field
-// names, or nil when the profile service does not know the customer yet.
-func (p *ProfileClient) Profile(ctx context.Context, tenant string, c app.Customer) (map[string]any, error) {
+// names, or nil when the profile service does not know the customer yet;
+// with afterEventID, once the profile includes that event.
+func (p *ProfileClient) Profile(ctx context.Context, tenant string, c app.Customer, afterEventID string) (map[string]any, error) {
 	ident := &journeyv1.Customer{CustomerId: c.CustomerID, Email: c.Email, Phone: c.Phone, AnonymousId: c.AnonymousID}
-	// A hung profile service must not stall the engine: answer or fail.
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	// A hung profile service must not stall the engine: answer or fail
+	// (the profile service gives up waiting for an event after 2 s).
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	resp, err := p.client.GetProfile(ctx, &profilev1.GetProfileRequest{Tenant: tenant,
+	resp, err := p.client.GetProfile(ctx, &profilev1.GetProfileRequest{Tenant: tenant, AfterEventId: afterEventID,
 		Customer: &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_Identity{Identity: ident}}})
 	if status.Code(err) == codes.NotFound {
 		return nil, nil

@@ -110,9 +110,12 @@ type RuleSource interface {
 }
 
 // ProfileReader returns the customer's profile as a JSON tree (proto field
-// names), or nil when the customer has none yet.
+// names), or nil when the customer has none yet. With afterEventID set —
+// the customer's event being handled — it is the profile once it includes
+// that event: a condition about an order reads a profile with the order
+// in it, whichever of the two services reached the event first.
 type ProfileReader interface {
-	Profile(ctx context.Context, tenant string, c Customer) (map[string]any, error)
+	Profile(ctx context.Context, tenant string, c Customer, afterEventID string) (map[string]any, error)
 }
 
 // Scheduler keeps durable timers.
@@ -224,6 +227,46 @@ func NewEngine(rules RuleSource, profiles ProfileReader, timers Scheduler, state
 	return &Engine{rules: rules, profiles: profiles, timers: timers, state: state, actor: actor, globalCap: globalCap, now: now}, nil
 }
 
+// Interested reports whether any rule of the tenant could act on an event
+// of type typ from source: one that starts, stops, ends or exits on that
+// type, a segment rule on a segment change, an inactivity rule on the
+// customer's activity — or an order, whose products are recorded for
+// back-in-stock rules. Everything else (most of what Bazgasht publishes
+// itself: firings, tasks, messages) is acknowledged without being decoded
+// for conditions.
+func (e *Engine) Interested(ctx context.Context, tenant, typ, source string) (bool, error) {
+	if typ == "order.placed" {
+		return true, nil
+	}
+	rules, err := e.rules.Rules(ctx, tenant)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range rules {
+		if r.Start != nil && r.Start.Type == typ || r.Absent != nil && r.Absent.Type == typ {
+			return true, nil
+		}
+		for _, lists := range [][]rule.EventMatch{r.Stop, r.Controls.Exit} {
+			for _, m := range lists {
+				if m.Type == typ {
+					return true, nil
+				}
+			}
+		}
+		switch r.Kind {
+		case rule.SegmentEntry:
+			if typ == "segment.entered" {
+				return true, nil
+			}
+		case rule.Inactivity:
+			if activity.Is(typ, source) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
 // HandleEvent runs every rule of the event's tenant against it: fires
 // event and segment rules, starts and stops timers.
 func (e *Engine) HandleEvent(ctx context.Context, ev Event) error {
@@ -281,7 +324,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) error {
 			}
 		}
 	}
-	return e.fireAll(ctx, candidates)
+	return e.fireAll(ctx, candidates, ev.ID)
 }
 
 // fanOut hands a catalog event (no customer: a product back in stock) to
@@ -321,7 +364,7 @@ func (e *Engine) fanOut(ctx context.Context, ev Event) error {
 		for _, r := range waiting {
 			candidates = append(candidates, e.firing(r, personal, personal.ID, ev.OccurredAt))
 		}
-		if err := e.fireAll(ctx, candidates); err != nil {
+		if err := e.fireAll(ctx, candidates, ""); err != nil { // the cause is no customer's event
 			return err
 		}
 	}
@@ -365,7 +408,7 @@ func (e *Engine) waitOrStop(ctx context.Context, r rule.Rule, ev Event, key stri
 		if !matches(s, ev.Type, doc) {
 			continue
 		}
-		keys, err := e.customerKeys(ctx, ev)
+		keys, err := e.customerKeys(ctx, ev, ev.ID)
 		if err != nil {
 			return err
 		}
@@ -399,7 +442,7 @@ func (e *Engine) stoppedElsewhere(ctx context.Context, t Timer) (bool, error) {
 		return false, nil
 	}
 	corr := strings.TrimPrefix(t.Key, prefix)
-	keys, err := e.customerKeys(ctx, Event{Tenant: t.Tenant, Customer: t.Customer})
+	keys, err := e.customerKeys(ctx, Event{Tenant: t.Tenant, Customer: t.Customer}, "")
 	if err != nil {
 		return false, err
 	}
@@ -422,9 +465,9 @@ func (e *Engine) stoppedElsewhere(ctx context.Context, t Timer) (bool, error) {
 // event's own, and those of every identity the profile service joined into
 // the customer's profile — a wait started by an anonymous visit ends when
 // the identified customer buys.
-func (e *Engine) customerKeys(ctx context.Context, ev Event) ([]string, error) {
+func (e *Engine) customerKeys(ctx context.Context, ev Event, after string) ([]string, error) {
 	keys := []string{ev.Customer.Key()}
-	profile, err := e.profiles.Profile(ctx, ev.Tenant, ev.Customer)
+	profile, err := e.profiles.Profile(ctx, ev.Tenant, ev.Customer, after)
 	if err != nil {
 		return nil, err
 	}
@@ -522,12 +565,14 @@ func (e *Engine) HandleTimer(ctx context.Context, t Timer) error {
 		}
 	}
 	f := e.firing(r, t.Cause, "timer:"+t.Key+":"+t.Cause.ID, t.At)
-	return e.fireAll(ctx, []Firing{f})
+	// The wait's cause was folded long ago (and may have left the
+	// profile's recent events): no need to wait for it.
+	return e.fireAll(ctx, []Firing{f}, "")
 }
 
 // fireAll checks conditions and controls of candidate firings, highest
 // priority first, and acts on each once.
-func (e *Engine) fireAll(ctx context.Context, candidates []Firing) error {
+func (e *Engine) fireAll(ctx context.Context, candidates []Firing, after string) error {
 	sort.SliceStable(candidates, func(i, j int) bool {
 		return candidates[i].Rule.Controls.Priority > candidates[j].Rule.Controls.Priority
 	})
@@ -538,7 +583,7 @@ func (e *Engine) fireAll(ctx context.Context, candidates []Firing) error {
 		if needsProfile(f.Rule) {
 			if !loaded {
 				var err error
-				if profile, err = e.profiles.Profile(ctx, f.Tenant, f.Customer); err != nil {
+				if profile, err = e.profiles.Profile(ctx, f.Tenant, f.Customer, after); err != nil {
 					return err
 				}
 				loaded = true

@@ -23,6 +23,7 @@ import (
 
 // Engine is the use case the consumers drive.
 type Engine interface {
+	Interested(ctx context.Context, tenant, typ, source string) (bool, error)
 	HandleEvent(ctx context.Context, ev app.Event) error
 	HandleTimer(ctx context.Context, t app.Timer) error
 }
@@ -34,6 +35,9 @@ func EventHandler(e Engine) journeystream.EachHandler {
 	return func(d *journeystream.Delivery) error {
 		if err := journey.CheckTenant(d.Event.GetTenant()); err != nil {
 			return fmt.Errorf("%w: %v", journeystream.ErrPermanent, err)
+		}
+		if ok, err := e.Interested(d.Ctx, d.Event.GetTenant(), d.Event.GetType(), d.Event.GetSource()); err != nil || !ok {
+			return err // no rule could act on it
 		}
 		ev, err := ToEvent(d.Event)
 		if err != nil {

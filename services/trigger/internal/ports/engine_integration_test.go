@@ -110,7 +110,7 @@ func newEnvCapped(t *testing.T, globalCap app.GlobalCap, rules ...rule.Rule) *en
 
 func (e *env) profileDoc(t *testing.T) (map[string]any, error) {
 	t.Helper()
-	return e.profiles.Profile(context.Background(), "demo", app.Customer{CustomerID: "c-sara"})
+	return e.profiles.Profile(context.Background(), "demo", app.Customer{CustomerID: "c-sara"}, "")
 }
 
 func (e *env) start(t *testing.T, profiles app.ProfileReader) {
@@ -523,7 +523,7 @@ func TestProfileConditionsReadTheProfile(t *testing.T) {
 	bigOrder := rule.Rule{ID: "big-order", Name: "Thanks for a bigger order than usual", Enabled: true, Kind: rule.OnEvent,
 		Start: &rule.EventMatch{Type: "order.placed"},
 		Conditions: []rule.Condition{{Path: "event.order_placed.total.amount", Op: rule.Gt,
-			ValuePath: "profile.commerce.by_currency[currency=IRT].average_order_value.amount", Factor: "2"}},
+			ValuePath: "profile.commerce.by_currency[currency=IRT].previous_average_order_value.amount", Factor: "2"}},
 		Actions: []rule.Action{{Notify: &rule.NotifyAction{Template: "big-order-thanks"}}}}
 	e := newEnv(t, bigOrder)
 	placed := func(id, amount string, at time.Time) *journeyv1.JourneyEvent {
@@ -576,7 +576,7 @@ func TestBackInStockReachesTheCustomersWhoseFavouriteItIs(t *testing.T) {
 	e.publish(t, order("s1", sara, "saffron"), order("a1", ali, "saffron", "p1", "p2", "p3", "p4", "p5"), order("a2", ali, "p1", "p2", "p3", "p4", "p5"))
 	e.settled(t)
 	eventually(t, 10*time.Second, "the profile service folds both customers", func() bool {
-		d, err := e.profiles.Profile(context.Background(), "demo", app.Customer{CustomerID: "c-ali"})
+		d, err := e.profiles.Profile(context.Background(), "demo", app.Customer{CustomerID: "c-ali"}, "")
 		c, _ := d["commerce"].(map[string]any)
 		return err == nil && fmt.Sprint(c["order_count"]) == "2"
 	})

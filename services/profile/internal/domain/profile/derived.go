@@ -210,6 +210,13 @@ type CurrencyTotals struct {
 	Currency                        string
 	Orders                          int64
 	Revenue, AOV, Largest, Refunded string
+	// PreviousAOV is the average of the orders before the latest one (by
+	// event time, ties by order id): the usual order size the latest order
+	// is judged against. Empty before a second order.
+	PreviousAOV string
+	// latest is the latest order's net amount and when it was placed.
+	latestNet string
+	latestAt  time.Time
 }
 
 // Affinity counts purchases and views of a product or category.
@@ -265,6 +272,7 @@ func (p *Profile) Commerce() Commerce {
 		}
 		t.Orders++
 		t.Revenue = Sum(t.Revenue, o.Total.Amount)
+		net := o.Total.Amount
 		if Less(t.Largest, o.Total.Amount) {
 			t.Largest = Sum("0", o.Total.Amount) // normalised like the other sums
 		}
@@ -273,7 +281,11 @@ func (p *Profile) Commerce() Commerce {
 			if r.Currency == t.Currency {
 				t.Refunded = Sum(t.Refunded, r.Amount)
 				t.Revenue = Diff(t.Revenue, r.Amount)
+				net = Diff(net, r.Amount)
 			}
+		}
+		if !o.PlacedAt.Before(t.latestAt) { // ids ascend: a tie goes to the later id
+			t.latestNet, t.latestAt = net, o.PlacedAt
 		}
 		for _, it := range o.Items {
 			count(products, it.Product.ID, it.Product.Name).Purchases += max(it.Quantity, 1)
@@ -288,6 +300,10 @@ func (p *Profile) Commerce() Commerce {
 	for _, cur := range slices.Sorted(maps.Keys(byCur)) {
 		t := byCur[cur]
 		t.AOV = Average(cur, t.Revenue, t.Orders)
+		if t.Orders > 1 {
+			t.PreviousAOV = Average(cur, Diff(t.Revenue, t.latestNet), t.Orders-1)
+		}
+		t.latestNet, t.latestAt = "", time.Time{}
 		c.ByCurrency = append(c.ByCurrency, *t)
 	}
 	for _, id := range slices.Sorted(maps.Keys(p.Viewed)) {

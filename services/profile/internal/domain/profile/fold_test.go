@@ -28,7 +28,7 @@ func TestFoldOrders(t *testing.T) {
 				placed("e2", "o2", day(20), "IRT", "1250000"),
 			},
 			orders: 2, first: day(0), last: day(20),
-			totals: []profile.CurrencyTotals{{Currency: "IRT", Orders: 2, Revenue: "2210000", AOV: "1105000", Largest: "1250000", Refunded: "0"}},
+			totals: []profile.CurrencyTotals{{Currency: "IRT", Orders: 2, Revenue: "2210000", AOV: "1105000", Largest: "1250000", Refunded: "0", PreviousAOV: "960000"}},
 		},
 		{
 			name: "paid, shipped and delivered keep one order and its total",
@@ -68,7 +68,7 @@ func TestFoldOrders(t *testing.T) {
 				refunded("r2", "o1", day(4), "USD", "9.5"),
 			},
 			orders: 2, refunds: 1, first: day(0), last: day(1),
-			totals: []profile.CurrencyTotals{{Currency: "USD", Orders: 2, Revenue: "170", AOV: "85", Largest: "120", Refunded: "30"}},
+			totals: []profile.CurrencyTotals{{Currency: "USD", Orders: 2, Revenue: "170", AOV: "85", Largest: "120", Refunded: "30", PreviousAOV: "90"}},
 		},
 		{
 			name: "a refund on a cancelled order leaves revenue alone",
@@ -88,7 +88,7 @@ func TestFoldOrders(t *testing.T) {
 				placed("e2", "o2", day(1), "USD", "10"),
 			},
 			orders: 2, first: day(0), last: day(1),
-			totals: []profile.CurrencyTotals{{Currency: "USD", Orders: 2, Revenue: "20.01", AOV: "10", Largest: "10.01", Refunded: "0"}},
+			totals: []profile.CurrencyTotals{{Currency: "USD", Orders: 2, Revenue: "20.01", AOV: "10", Largest: "10.01", Refunded: "0", PreviousAOV: "10.01"}},
 		},
 		{
 			name: "USD AOV rounds half-even up to the even cent: 20.03 / 2 = 10.015 -> 10.02",
@@ -97,7 +97,7 @@ func TestFoldOrders(t *testing.T) {
 				placed("e2", "o2", day(1), "USD", "10"),
 			},
 			orders: 2, first: day(0), last: day(1),
-			totals: []profile.CurrencyTotals{{Currency: "USD", Orders: 2, Revenue: "20.03", AOV: "10.02", Largest: "10.03", Refunded: "0"}},
+			totals: []profile.CurrencyTotals{{Currency: "USD", Orders: 2, Revenue: "20.03", AOV: "10.02", Largest: "10.03", Refunded: "0", PreviousAOV: "10.03"}},
 		},
 		{
 			name: "IRT AOV has no decimals: 200001 / 2 = 100000.5 -> 100000",
@@ -106,7 +106,7 @@ func TestFoldOrders(t *testing.T) {
 				placed("e2", "o2", day(1), "IRT", "100001"),
 			},
 			orders: 2, first: day(0), last: day(1),
-			totals: []profile.CurrencyTotals{{Currency: "IRT", Orders: 2, Revenue: "200001", AOV: "100000", Largest: "100001", Refunded: "0"}},
+			totals: []profile.CurrencyTotals{{Currency: "IRT", Orders: 2, Revenue: "200001", AOV: "100000", Largest: "100001", Refunded: "0", PreviousAOV: "100000"}},
 		},
 		{
 			name: "IRT AOV has no decimals: 200003 / 2 = 100001.5 -> 100002",
@@ -115,7 +115,7 @@ func TestFoldOrders(t *testing.T) {
 				placed("e2", "o2", day(1), "IRT", "100002"),
 			},
 			orders: 2, first: day(0), last: day(1),
-			totals: []profile.CurrencyTotals{{Currency: "IRT", Orders: 2, Revenue: "200003", AOV: "100002", Largest: "100002", Refunded: "0"}},
+			totals: []profile.CurrencyTotals{{Currency: "IRT", Orders: 2, Revenue: "200003", AOV: "100002", Largest: "100002", Refunded: "0", PreviousAOV: "100001"}},
 		},
 		{
 			name: "currencies are never added together and are listed by code",
@@ -137,7 +137,7 @@ func TestFoldOrders(t *testing.T) {
 				placed("e1", "o1", day(0), "IRT", "960000"),
 			},
 			orders: 3, first: day(0), last: day(40),
-			totals: []profile.CurrencyTotals{{Currency: "IRT", Orders: 3, Revenue: "2510000", AOV: "836667", Largest: "1250000", Refunded: "0"}},
+			totals: []profile.CurrencyTotals{{Currency: "IRT", Orders: 3, Revenue: "2510000", AOV: "836667", Largest: "1250000", Refunded: "0", PreviousAOV: "1105000"}},
 		},
 		{
 			name: "order.paid arriving before order.placed still makes one order",

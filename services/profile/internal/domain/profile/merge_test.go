@@ -178,7 +178,7 @@ func TestAbsorbTwoKnownProfiles(t *testing.T) {
 	c := a.Commerce()
 	check(t, "orders of both", c.OrderCount, int64(2))
 	check(t, "revenue of both less the refund", c.ByCurrency, []profile.CurrencyTotals{
-		{Currency: "IRT", Orders: 2, Revenue: "1960000", AOV: "980000", Largest: "1250000", Refunded: "250000"},
+		{Currency: "IRT", Orders: 2, Revenue: "1960000", AOV: "980000", Largest: "1250000", Refunded: "250000", PreviousAOV: "960000"},
 	})
 	check(t, "the ticket opened by email and resolved by phone is one resolved ticket",
 		a.Support(), profile.Support{Total: 1, LastTopic: "late delivery", LastTicketAt: day(1)})
