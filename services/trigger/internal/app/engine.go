@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bazgasht/bazgasht/platform/journey/activity"
@@ -228,13 +229,14 @@ func NewEngine(rules RuleSource, profiles ProfileReader, timers Scheduler, state
 }
 
 // Interested reports whether any rule of the tenant could act on an event
-// of type typ from source: one that starts, stops, ends or exits on that
-// type, a segment rule on a segment change, an inactivity rule on the
+// of type typ from source (segment: the segment a segment.entered event
+// names): one that starts, stops, ends or exits on that type, a segment
+// rule on entering its segment, an inactivity rule on the
 // customer's activity — or an order, whose products are recorded for
 // back-in-stock rules. Everything else (most of what Bazgasht publishes
 // itself: firings, tasks, messages) is acknowledged without being decoded
 // for conditions.
-func (e *Engine) Interested(ctx context.Context, tenant, typ, source string) (bool, error) {
+func (e *Engine) Interested(ctx context.Context, tenant, typ, source, segment string) (bool, error) {
 	if typ == "order.placed" {
 		return true, nil
 	}
@@ -255,7 +257,7 @@ func (e *Engine) Interested(ctx context.Context, tenant, typ, source string) (bo
 		}
 		switch r.Kind {
 		case rule.SegmentEntry:
-			if typ == "segment.entered" {
+			if typ == "segment.entered" && segment == r.Segment {
 				return true, nil
 			}
 		case rule.Inactivity:
@@ -278,16 +280,20 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	if ev.Type == "order.placed" {
-		for _, p := range rule.Values(rule.Doc{"event": ev.Doc}, "event.order_placed.items[*].product.product_id") {
-			if err := e.state.AddBuyer(ctx, ev.Tenant, p, ev.Customer); err != nil {
-				return err
-			}
-		}
-	}
 	doc := rule.Doc{"event": ev.Doc}
 	var candidates []Firing
+	// Waits (timers started, stopped, moved) do not depend on what fires
+	// now, nor it on them: they run beside the firings, so an action does
+	// not wait for the bookkeeping of other rules.
+	var waits []func() error
+	if ev.Type == "order.placed" {
+		for _, p := range rule.Values(doc, "event.order_placed.items[*].product.product_id") {
+			waits = append(waits, func() error { return e.state.AddBuyer(ctx, ev.Tenant, p, ev.Customer) })
+		}
+	}
 	for _, r := range rules {
+		// Exits come first: a firing caused no later than an exit is held
+		// back by it.
 		for _, x := range r.Controls.Exit {
 			if matches(x, ev.Type, doc) {
 				if err := e.exit(ctx, ev, key, r); err != nil {
@@ -305,26 +311,29 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) error {
 				candidates = append(candidates, e.firing(r, ev, ev.ID, ev.OccurredAt))
 			}
 		case rule.AfterDelay:
-			if err := e.waitOrStop(ctx, r, ev, key, doc, r.Stop, time.Duration(r.Delay)); err != nil {
-				return err
-			}
+			waits = append(waits, func() error { return e.waitOrStop(ctx, r, ev, key, doc, r.Stop, time.Duration(r.Delay)) })
 		case rule.Absence:
-			if err := e.waitOrStop(ctx, r, ev, key, doc, []rule.EventMatch{*r.Absent}, time.Duration(r.Within)); err != nil {
-				return err
-			}
+			waits = append(waits, func() error {
+				return e.waitOrStop(ctx, r, ev, key, doc, []rule.EventMatch{*r.Absent}, time.Duration(r.Within))
+			})
 		case rule.Inactivity:
 			if activity.Is(ev.Type, ev.Source) {
 				at := ev.OccurredAt.Add(time.Duration(r.Period))
 				if at.After(e.now()) || r.Controls.FireOverdue {
 					t := Timer{Key: timerKey(r.ID, key, "idle"), Tenant: ev.Tenant, RuleID: r.ID, Version: r.Version, Customer: ev.Customer, Cause: ev, At: at}
-					if err := e.schedule(ctx, t); err != nil {
-						return err
-					}
+					waits = append(waits, func() error { return e.schedule(ctx, t) })
 				}
 			}
 		}
 	}
-	return e.fireAll(ctx, candidates, ev.ID)
+	errs := make([]error, len(waits)+1)
+	var wg sync.WaitGroup
+	for i, w := range waits {
+		wg.Go(func() { errs[i] = w() })
+	}
+	errs[len(waits)] = e.fireAll(ctx, candidates, ev.ID)
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // fanOut hands a catalog event (no customer: a product back in stock) to

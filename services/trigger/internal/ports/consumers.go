@@ -23,7 +23,7 @@ import (
 
 // Engine is the use case the consumers drive.
 type Engine interface {
-	Interested(ctx context.Context, tenant, typ, source string) (bool, error)
+	Interested(ctx context.Context, tenant, typ, source, segment string) (bool, error)
 	HandleEvent(ctx context.Context, ev app.Event) error
 	HandleTimer(ctx context.Context, t app.Timer) error
 }
@@ -36,7 +36,8 @@ func EventHandler(e Engine) journeystream.EachHandler {
 		if err := journey.CheckTenant(d.Event.GetTenant()); err != nil {
 			return fmt.Errorf("%w: %v", journeystream.ErrPermanent, err)
 		}
-		if ok, err := e.Interested(d.Ctx, d.Event.GetTenant(), d.Event.GetType(), d.Event.GetSource()); err != nil || !ok {
+		seg := d.Event.GetSegmentEntered().GetSegment()
+		if ok, err := e.Interested(d.Ctx, d.Event.GetTenant(), d.Event.GetType(), d.Event.GetSource(), seg); err != nil || !ok {
 			return err // no rule could act on it
 		}
 		ev, err := ToEvent(d.Event)
