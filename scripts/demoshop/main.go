@@ -80,6 +80,11 @@ func run(api, key, shopifySecret, natsURL, profileAddr, triggerAddr, inboxURL st
 			`{"events":[` +
 				`{"id":"ticket-77-opened","type":"ticket.opened","customer":` + cust + `,"occurred_at":"` + at(54) + `","ticket_opened":{"ticket_id":"77","topic":"delivery","channel":"chat","order_id":"1001"}},` +
 				`{"id":"ticket-77-resolved","type":"ticket.resolved","customer":` + cust + `,"occurred_at":"` + at(58) + `","ticket_resolved":{"ticket_id":"77","first_contact":true}}]}`},
+		{"Ali, who shops in English and prefers email, has a question about his order answered", "/v1/events:batch",
+			`{"events":[` +
+				`{"id":"ali-signup","type":"customer.updated","customer":{"customer_id":"c-ali","email":"ali@example.com"},"occurred_at":"` + at(40) + `","customer_updated":{"first_name":"Ali","locale":"en","time_zone":"Europe/Berlin","preferred_channel":"CHANNEL_EMAIL","consents":[{"channel":"CHANNEL_EMAIL","granted":true}]}},` +
+				`{"id":"ticket-78-opened","type":"ticket.opened","customer":{"customer_id":"c-ali"},"occurred_at":"` + at(56) + `","ticket_opened":{"ticket_id":"78","topic":"order status","channel":"email"}},` +
+				`{"id":"ticket-78-resolved","type":"ticket.resolved","customer":{"customer_id":"c-ali"},"occurred_at":"` + at(58) + `","ticket_resolved":{"ticket_id":"78","first_contact":true}}]}`},
 		{"Sara answers an NPS survey from another tool with a 4 (imported)", "/v1/events",
 			`{"id":"nps-1","type":"survey.responded","customer":` + cust + `,"occurred_at":"` + at(59) + `","survey_responded":{"survey_id":"nps-imported","kind":"SURVEY_KIND_NPS","score":4,"comment":"The tin was dented"}}`},
 	}
