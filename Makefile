@@ -12,7 +12,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 
 # Every module of the workspace, for go test / go vet.
-MODULES  := ./gen/... ./platform/... ./scripts/... ./services/ingest/... ./services/profile/... ./services/trigger/... ./services/survey/... ./services/notification/...
+MODULES  := ./gen/... ./platform/... ./scripts/... ./e2e/... ./services/ingest/... ./services/profile/... ./services/trigger/... ./services/survey/... ./services/notification/...
 SERVICES := ingest profile trigger survey notification
 
 .PHONY: run test bench build generate check-generate lint-proto vet tools redis chromium clean
