@@ -12,10 +12,10 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 
 # Every module of the workspace, for go test / go vet.
-MODULES  := ./gen/... ./platform/... ./scripts/... ./e2e/... ./services/ingest/... ./services/profile/... ./services/trigger/... ./services/survey/... ./services/notification/...
+MODULES  := ./gen/... ./platform/... ./scripts/... ./e2e/... ./deploy/... ./services/ingest/... ./services/profile/... ./services/trigger/... ./services/survey/... ./services/notification/...
 SERVICES := ingest profile trigger survey notification
 
-.PHONY: run test bench build generate check-generate lint-proto vet tools redis chromium clean
+.PHONY: run test bench build generate check-generate lint-proto vet tools redis chromium up down clean
 
 ## run: build everything, start NATS, the services and the demo shop (Ctrl-C stops all)
 run: build redis
@@ -38,6 +38,12 @@ build:
 	$(GO) build -o $(BIN)/demoshop ./scripts/demoshop
 	$(GO) build -o $(BIN)/ ./services/notification/cmd/notification-devsinks
 	cd platform && $(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
+
+## up / down: the whole system with docker compose (NATS, Redis, Jaeger, the five services)
+up:
+	docker compose up -d --build
+down:
+	docker compose down
 
 ## redis: make sure a real Redis answers at REDIS_URL (starts redis-server when installed)
 redis:
