@@ -122,14 +122,14 @@ type system struct {
 	ingestAdmin, notificationAdmin string
 }
 
-func start(t *testing.T) *system {
+func start(t *testing.T, extra ...string) *system {
 	t.Helper()
 	s := &system{nats: natstest.Start(t), sms: &gateway{sent: map[string][]string{}, ids: map[string]bool{}}, http: &http.Client{Timeout: 10 * time.Second}}
 	gw := httptest.NewServer(s.sms)
 	t.Cleanup(gw.Close)
 	prefix := redistest.Prefix(t, redistest.Client(t))
 	addr := func() string { return proctest.FreeAddr(t) }
-	base := []string{"NATS_URL=" + s.nats.URL, "REDIS_URL=" + redistest.URL(), "LOG_LEVEL=warn"}
+	base := append([]string{"NATS_URL=" + s.nats.URL, "REDIS_URL=" + redistest.URL(), "LOG_LEVEL=warn"}, extra...)
 	run := func(name string, admin string, env ...string) {
 		p := proctest.Start(t, bins[name], append(append([]string{}, base...), env...)...)
 		p.WaitReady(t, "http://"+admin+"/readyz", 30*time.Second)
