@@ -12,7 +12,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 
 # Every module of the workspace, for go test / go vet.
-MODULES  := ./gen/... ./platform/... ./scripts/... ./e2e/... ./deploy/... ./services/ingest/... ./services/profile/... ./services/trigger/... ./services/survey/... ./services/notification/...
+MODULES  := ./gen/... ./platform/... ./scripts/... ./e2e/... ./deploy/... ./cli/... ./services/ingest/... ./services/profile/... ./services/trigger/... ./services/survey/... ./services/notification/...
 SERVICES := ingest profile trigger survey notification
 
 .PHONY: run test bench build generate check-generate lint-proto vet tools redis chromium up down clean
@@ -37,6 +37,7 @@ build:
 	$(GO) build -o $(BIN)/ $(foreach s,$(SERVICES),./services/$(s)/cmd/$(s))
 	$(GO) build -o $(BIN)/demoshop ./scripts/demoshop
 	$(GO) build -o $(BIN)/ ./services/notification/cmd/notification-devsinks
+	$(GO) build -o $(BIN)/ ./cli/cmd/bazgasht
 	cd platform && $(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
 
 ## up / down: the whole system with docker compose (NATS, Redis, Jaeger, the five services)

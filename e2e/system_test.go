@@ -51,6 +51,11 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
+	bins["bazgasht"] = filepath.Join(dir, "bazgasht")
+	if out, err := exec.Command("go", "build", "-o", bins["bazgasht"], "github.com/bazgasht/bazgasht/cli/cmd/bazgasht").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the CLI: %v\n%s", err, out)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -120,6 +125,8 @@ type system struct {
 	surveys                        surveyv1.SurveyServiceClient
 	http                           *http.Client
 	ingestAdmin, notificationAdmin string
+	// addrs are the services' gRPC addresses, for the CLI.
+	profileAddr, triggerAddr, surveyAddr string
 }
 
 func start(t *testing.T, extra ...string) *system {
@@ -172,6 +179,7 @@ func start(t *testing.T, extra ...string) *system {
 		return c
 	}
 	s.profile, s.trigger, s.survey = dial(profileGRPC), dial(triggerGRPC), dial(surveyGRPC)
+	s.profileAddr, s.triggerAddr, s.surveyAddr = profileGRPC, triggerGRPC, surveyGRPC
 	s.profiles = profilev1.NewProfileServiceClient(s.profile)
 	s.triggers = triggerv1.NewTriggerServiceClient(s.trigger)
 	s.surveys = surveyv1.NewSurveyServiceClient(s.survey)
