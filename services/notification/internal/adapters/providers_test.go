@@ -3,11 +3,15 @@ package adapters_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"github.com/bazgasht/bazgasht/services/notification/internal/adapters"
 	"github.com/bazgasht/bazgasht/services/notification/internal/app"
@@ -145,5 +149,43 @@ func TestHTMLDocumentDirection(t *testing.T) {
 	}
 	if d := adapters.HTMLDocument("en", "<s>", "<p>x</p>"); !strings.Contains(d, `dir="ltr"`) || !strings.Contains(d, "&lt;s&gt;") {
 		t.Fatalf("en: %s", d)
+	}
+}
+
+// silentSession takes a whole message and then never answers, as a relay
+// that queued the mail and hung before its 250 would look.
+type silentSession struct{ hold chan struct{} }
+
+func (s *silentSession) Reset()                               {}
+func (s *silentSession) Logout() error                        { return nil }
+func (s *silentSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *silentSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *silentSession) Data(r io.Reader) error               { _, _ = io.Copy(io.Discard, r); <-s.hold; return nil }
+
+// An SMTP server that took the message but whose answer never came may have
+// queued it: the provider says the outcome is unknown, so the dispatcher
+// neither retries nor falls back to another channel (a second copy).
+func TestSMTPWithoutAnAnswerAfterTheMessageIsUnknownNotRefused(t *testing.T) {
+	t.Parallel()
+	hold := make(chan struct{})
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &silentSession{hold: hold}, nil }))
+	srv.Domain, srv.AllowInsecureAuth = "localhost", true
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(func() { close(hold); _ = srv.Close() })
+	port := lis.Addr().(*net.TCPAddr).Port
+	p, err := adapters.NewSMTPProvider(adapters.SMTPConfig{Host: "127.0.0.1", Port: port, TLS: "none", From: "shop@example.com", Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msg()
+	m.Channel, m.To = notification.Email, "sara@example.com"
+	_, err = p.Send(context.Background(), m)
+	var perr *app.ProviderError
+	if !errors.As(err, &perr) || !perr.Unknown || perr.Permanent {
+		t.Fatalf("Send to a server that never answered the message = %#v, want an unknown outcome", err)
 	}
 }

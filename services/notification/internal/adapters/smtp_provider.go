@@ -149,6 +149,11 @@ func (s *SMTPProvider) Send(ctx context.Context, msg app.Message) (app.Receipt, 
 		if errors.As(err, &se) && !se.IsTemp() && se.Reason == mail.ErrSMTPRcptTo {
 			return app.Receipt{}, &app.ProviderError{Permanent: true, Detail: "address refused: " + smtpAnswer(se)}
 		}
+		if errors.As(err, &se) && se.ErrorCode() == 0 && se.Reason == mail.ErrSMTPDataClose {
+			// The message was written to its end and no answer came: the
+			// server may have queued it.
+			return app.Receipt{}, &app.ProviderError{Unknown: true, Detail: "smtp: " + smtpAnswer(se) + " without the server's answer"}
+		}
 		if errors.As(err, &se) && !se.IsTemp() && (se.Reason == mail.ErrSMTPData || se.Reason == mail.ErrSMTPDataClose || se.Reason == mail.ErrSMTPMailFrom) {
 			return app.Receipt{}, &app.ProviderError{Permanent: true, Detail: "message refused: " + smtpAnswer(se)}
 		}

@@ -337,6 +337,11 @@ func (d *Dispatcher) attempt(ctx context.Context, r *run, msg Message) (Result, 
 		}
 		res, err := d.finish(ctx, r, notification.Sent, msg.Channel, p.Name(), "", false)
 		return res, true, err
+	case errors.As(err, &perr) && perr.Unknown:
+		a.Outcome, a.Detail = notification.Permanent, perr.Detail
+		res, err := d.finish(ctx, r, notification.Failed, msg.Channel, p.Name(),
+			"outcome unknown: "+perr.Detail+"; not repeated and no other channel tried, to avoid a duplicate", true)
+		return res, true, err
 	case errors.As(err, &perr) && perr.Permanent:
 		a.Outcome, a.Detail = notification.Permanent, perr.Detail
 		n.Skipped = append(n.Skipped, fmt.Sprintf("fell back from %s: %s", msg.Channel, perr.Detail))

@@ -93,7 +93,12 @@ type Receipt struct {
 // same channel cannot help (bounced address, invalid number).
 type ProviderError struct {
 	Permanent bool
-	Detail    string
+	// Unknown: the call broke after the message may have been taken (an
+	// SMTP connection lost after the message was written, before the
+	// server's answer). Trying again, or on another channel, could send it
+	// twice, so the notification fails saying the outcome is unknown.
+	Unknown bool
+	Detail  string
 }
 
 // Error is the provider's answer.
