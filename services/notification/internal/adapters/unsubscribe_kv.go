@@ -57,7 +57,12 @@ func (u *UnsubscribeKV) Run(ctx context.Context) error {
 			return nil
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil
+				if ctx.Err() != nil {
+					return nil
+				}
+				// A mirror that stopped following the bucket would let
+				// sends ignore new unsubscribes: stop the service instead.
+				return errors.New("unsubscribes: the bucket's watch ended")
 			}
 			if e == nil {
 				if initial {
@@ -112,7 +117,12 @@ func (u *UnsubscribeKV) Unsubscribe(ctx context.Context, tenant, customer string
 	deadline := time.Now().Add(5 * time.Second)
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for u.rev < rev && time.Now().Before(deadline) {
+	for u.rev < rev {
+		if !time.Now().Before(deadline) {
+			// Stored, but this replica's mirror is behind: say so rather
+			// than promise the next send here honours it.
+			return fmt.Errorf("unsubscribes: stored, but not yet seen by this replica after 5s")
+		}
 		u.mu.Unlock()
 		time.Sleep(2 * time.Millisecond)
 		u.mu.Lock()
