@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -79,6 +80,12 @@ func handleInvite(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg
 	req := &surveyv1.InviteRequest{}
 	if err := proto.Unmarshal(msg.Data(), req); err != nil {
 		journeystream.DeadLetter(sctx, js, msg, meta.NumDelivered, "undecodable: "+err.Error(), cfg.Durable, cfg.RetryDelay, log)
+		return
+	}
+	// The subject, cx.<tenant>.survey.invite, is what publish permissions
+	// guard: a request naming another tenant is not that tenant's.
+	if parts := strings.Split(msg.Subject(), "."); len(parts) != 4 || parts[1] != req.GetTenant() {
+		journeystream.DeadLetter(sctx, js, msg, meta.NumDelivered, "permanent: tenant: the request's tenant does not match its subject", cfg.Durable, cfg.RetryDelay, log)
 		return
 	}
 	inv, dup, err := a.Invite(sctx, InviteRequest(req))

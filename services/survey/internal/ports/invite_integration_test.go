@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
 	notificationv1 "github.com/bazgasht/bazgasht/gen/cx/notification/v1"
 	profilev1 "github.com/bazgasht/bazgasht/gen/cx/profile/v1"
@@ -14,7 +18,6 @@ import (
 	surveyv1 "github.com/bazgasht/bazgasht/gen/cx/survey/v1"
 	"github.com/bazgasht/bazgasht/platform/poll"
 	"github.com/bazgasht/bazgasht/platform/topology"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // The trigger service's request on the work queue becomes one invitation,
@@ -123,6 +126,19 @@ func TestInviteFromTheWorkQueue(t *testing.T) {
 	poll.Until(t, 10*time.Second, "the bad request dead-lettered", func() bool {
 		dl := e.queuedMsgs(t, topology.DeadLetter, "cx.demo.deadletter.survey")
 		return len(dl) == 1 && strings.Contains(dl[0].Header.Get("Bazgasht-Dead-Reason"), "not found")
+	})
+	// A request on one tenant's subject naming another tenant invites
+	// nobody: the subject is what publish permissions guard.
+	forged, err := proto.Marshal(&surveyv1.InviteRequest{Tenant: "other-shop", SurveyId: "nps", Customer: &journeyv1.Customer{CustomerId: "c-sara", Phone: "+989120000000"}, Touchpoint: "order:66"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.nats.JS.PublishMsg(ctx, &nats.Msg{Subject: "cx.demo.survey.invite", Data: forged, Header: nats.Header{"Nats-Msg-Id": []string{"demo:forged"}}}); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "the forged request dead-lettered", func() bool {
+		dl := e.queuedMsgs(t, topology.DeadLetter, "cx.demo.deadletter.survey")
+		return len(dl) == 2 && strings.Contains(dl[1].Header.Get("Bazgasht-Dead-Reason"), "tenant")
 	})
 }
 
