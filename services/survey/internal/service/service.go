@@ -120,7 +120,8 @@ type Application struct {
 	profiles *adapters.ProfileClient
 	log      *slog.Logger
 	mu       sync.Mutex
-	pending  [][2]string
+	// pending are the answers stored but not yet published, since when.
+	pending map[[2]string]time.Time
 }
 
 // NewApplication wires the service over a connection whose topology is
@@ -173,7 +174,7 @@ func NewApplication(ctx context.Context, cfg Config, nc *nats.Conn, js jetstream
 	if err != nil {
 		return nil, err
 	}
-	return &Application{App: a, Index: index, GRPC: g, Page: page, Ready: make(chan struct{}), invs: invs, profiles: profiles, log: log}, nil
+	return &Application{App: a, Index: index, GRPC: g, Page: page, Ready: make(chan struct{}), invs: invs, profiles: profiles, log: log, pending: map[[2]string]time.Time{}}, nil
 }
 
 // Close releases the profile connection.
@@ -184,33 +185,64 @@ func (s *Application) Register(srv *grpc.Server) { surveyv1.RegisterSurveyServic
 
 // WatchIndex fills the KPI index from the invitation store and keeps it up
 // to date until ctx ends. Once the stored invitations are in, it closes
-// Ready and publishes any answer a crash or a broker outage left stored
-// but unpublished.
+// Ready and, then every republishInterval, publishes the answers a crash or
+// a broker outage left stored but unpublished.
 func (s *Application) WatchIndex(ctx context.Context) error {
 	var once sync.Once
 	return s.invs.Watch(ctx, func(inv invitation.Invitation) {
 		s.App.Index(inv)
+		key := [2]string{inv.Tenant, inv.ID}
+		s.mu.Lock()
 		if app.Unpublished(inv) {
-			s.mu.Lock()
-			s.pending = append(s.pending, [2]string{inv.Tenant, inv.ID})
-			s.mu.Unlock()
+			if _, ok := s.pending[key]; !ok {
+				s.pending[key] = time.Now()
+			}
+		} else {
+			delete(s.pending, key) // published since, or never needed
 		}
+		s.mu.Unlock()
 	}, func() {
 		once.Do(func() {
 			close(s.Ready)
-			go s.sweep(ctx)
+			go s.republishLoop(ctx)
 		})
 	})
 }
 
-func (s *Application) sweep(ctx context.Context) {
+// republishInterval is how often answers left unpublished are published;
+// republishGrace keeps the loop off answers whose publish is in flight.
+const (
+	republishInterval = 30 * time.Second
+	republishGrace    = 10 * time.Second
+)
+
+func (s *Application) republishLoop(ctx context.Context) {
+	s.sweep(ctx, 0) // at start-up, everything left over
+	t := time.NewTicker(republishInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.sweep(ctx, republishGrace)
+		}
+	}
+}
+
+// sweep publishes the answers unpublished for longer than grace.
+func (s *Application) sweep(ctx context.Context, grace time.Duration) {
 	s.mu.Lock()
-	pending := s.pending
-	s.pending = nil
+	var due [][2]string
+	for k, since := range s.pending {
+		if time.Since(since) >= grace {
+			due = append(due, k)
+		}
+	}
 	s.mu.Unlock()
-	for _, p := range pending {
+	for _, p := range due {
 		if err := s.App.Republish(ctx, p[0], p[1]); err != nil {
-			s.log.WarnContext(ctx, "republishing an answer failed; the next submission retries", "invitation", p[1], "err", err)
+			s.log.WarnContext(ctx, "republishing an answer failed; retried later", "invitation", p[1], "err", err)
 		}
 	}
 }
