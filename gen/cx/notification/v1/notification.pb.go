@@ -38,6 +38,11 @@ const (
 	// Transactional (an OTP, a delivery notice, a ticket CSAT): may go out in
 	// quiet hours and is exempt from frequency caps. Unsubscribes still apply.
 	Category_CATEGORY_TRANSACTIONAL Category = 2
+	// Service (a survey about a ticket the customer opened): about something
+	// the customer started, so it needs no marketing consent and is exempt
+	// from frequency caps, but it is no one-time code either: it is held in
+	// quiet hours. Unsubscribes apply.
+	Category_CATEGORY_SERVICE Category = 3
 )
 
 // Enum value maps for Category.
@@ -46,11 +51,13 @@ var (
 		0: "CATEGORY_UNSPECIFIED",
 		1: "CATEGORY_MARKETING",
 		2: "CATEGORY_TRANSACTIONAL",
+		3: "CATEGORY_SERVICE",
 	}
 	Category_value = map[string]int32{
 		"CATEGORY_UNSPECIFIED":   0,
 		"CATEGORY_MARKETING":     1,
 		"CATEGORY_TRANSACTIONAL": 2,
+		"CATEGORY_SERVICE":       3,
 	}
 )
 
@@ -1522,11 +1529,12 @@ const file_cx_notification_v1_notification_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"{\n" +
 	"\x15ListTemplatesResponse\x12:\n" +
 	"\ttemplates\x18\x01 \x03(\v2\x1c.cx.notification.v1.TemplateR\ttemplates\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*X\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*n\n" +
 	"\bCategory\x12\x18\n" +
 	"\x14CATEGORY_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CATEGORY_MARKETING\x10\x01\x12\x1a\n" +
-	"\x16CATEGORY_TRANSACTIONAL\x10\x02*\x95\x01\n" +
+	"\x16CATEGORY_TRANSACTIONAL\x10\x02\x12\x14\n" +
+	"\x10CATEGORY_SERVICE\x10\x03*\x95\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATUS_QUEUED\x10\x01\x12\x0f\n" +

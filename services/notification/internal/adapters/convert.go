@@ -64,6 +64,8 @@ func CategoryFromProto(c notificationv1.Category) notification.Category {
 	switch c {
 	case notificationv1.Category_CATEGORY_MARKETING:
 		return notification.Marketing
+	case notificationv1.Category_CATEGORY_SERVICE:
+		return notification.Service
 	case notificationv1.Category_CATEGORY_TRANSACTIONAL:
 		return notification.Transactional
 	}
@@ -77,6 +79,8 @@ func CategoryToProto(c notification.Category) notificationv1.Category {
 		return notificationv1.Category_CATEGORY_MARKETING
 	case notification.Transactional:
 		return notificationv1.Category_CATEGORY_TRANSACTIONAL
+	case notification.Service:
+		return notificationv1.Category_CATEGORY_SERVICE
 	}
 	return notificationv1.Category_CATEGORY_UNSPECIFIED
 }

@@ -236,7 +236,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, r *run, now time.Time) (Resul
 			choice.Channels = append([]notification.Channel{a.Channel}, slices.Delete(choice.Channels, i, i+1)...)
 		}
 	}
-	if n.Category == notification.Marketing {
+	if n.Category == notification.Marketing || n.Category == notification.Service {
 		loc := d.location(prof.TimeZone)
 		if until, held := d.policy.QuietHours.HeldUntil(now, loc); held {
 			n.Status, n.ScheduledAt = notification.Held, until
@@ -245,6 +245,8 @@ func (d *Dispatcher) dispatch(ctx context.Context, r *run, now time.Time) (Resul
 			}
 			return Result{Action: Retry, Delay: min(until.Sub(now), d.policy.Recheck), Status: n.Status}, nil
 		}
+	}
+	if n.Category == notification.Marketing {
 		if !d.policy.FrequencyCap.Off() {
 			ok, err := d.caps.Reserve(ctx, req.Tenant, prof.Key, req.ID, d.policy.FrequencyCap, now)
 			if err != nil {

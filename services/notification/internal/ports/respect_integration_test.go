@@ -34,7 +34,13 @@ func TestQuietHoursHoldMarketingUntilMorning(t *testing.T) {
 	if _, err := e.api.Send(ctx, winback(tenant, "q-txn", c, 0, txn)); err != nil {
 		t.Fatal(err)
 	}
+	// A ticket's survey is a service message: no one-time code, so it
+	// waits for the morning too.
+	if _, err := e.api.Send(ctx, winback(tenant, "q-svc", c, 0, notificationv1.Category_CATEGORY_SERVICE)); err != nil {
+		t.Fatal(err)
+	}
 	e.status(t, tenant, "q-txn", notificationv1.Status_STATUS_SENT)
+	e.status(t, tenant, "q-svc", notificationv1.Status_STATUS_HELD)
 	held := e.status(t, tenant, "q-mkt", notificationv1.Status_STATUS_HELD)
 	wantAt := time.Date(2026, 11, 26, 8, 0, 0, 0, van)
 	if !held.GetScheduledAt().AsTime().Equal(wantAt) {
@@ -45,17 +51,39 @@ func TestQuietHoursHoldMarketingUntilMorning(t *testing.T) {
 	}
 	// The held message waits on the deferred stream, not on the work
 	// queue, where it would stand in front of the next one-time code.
-	poll.Until(t, 5*time.Second, "the held request off the work queue", func() bool {
-		return pending(t, e, "NOTIFICATION_REQUESTS") == 0 && pending(t, e, "NOTIFICATION_DEFERRED") == 1
+	poll.Until(t, 5*time.Second, "the held requests off the work queue", func() bool {
+		return pending(t, e, "NOTIFICATION_REQUESTS") == 0 && pending(t, e, "NOTIFICATION_DEFERRED") == 2
 	})
-	// Still night a few rechecks later.
+	// Still night when they are looked at again at 07:59: nothing goes.
+	before := deliveries(t, e)
 	e.clock.Set(time.Date(2026, 11, 26, 7, 59, 0, 0, van))
+	poll.Until(t, 10*time.Second, "a recheck at 07:59", func() bool { return deliveries(t, e) >= before+2 })
 	e.status(t, tenant, "q-mkt", notificationv1.Status_STATUS_HELD)
+	e.status(t, tenant, "q-svc", notificationv1.Status_STATUS_HELD)
+	if got := len(e.sms.to("+989121231111")); got != 1 {
+		t.Fatalf("%d sms at 07:59, want only the transactional one", got)
+	}
 	e.clock.Set(time.Date(2026, 11, 26, 8, 0, 1, 0, van))
 	e.status(t, tenant, "q-mkt", notificationv1.Status_STATUS_SENT)
-	if got := len(e.sms.to("+989121231111")); got != 2 {
-		t.Fatalf("%d sms after the night, want 2", got)
+	e.status(t, tenant, "q-svc", notificationv1.Status_STATUS_SENT)
+	if got := len(e.sms.to("+989121231111")); got != 3 {
+		t.Fatalf("%d sms after the night, want 3", got)
 	}
+}
+
+// deliveries counts what the deferred consumer has been handed: each
+// recheck of a held request is one more.
+func deliveries(t *testing.T, e *env) uint64 {
+	t.Helper()
+	c, err := e.nats.JS.Consumer(context.Background(), "NOTIFICATION_DEFERRED", "notification-deferred")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Delivered.Consumer
 }
 
 // TestFrequencyCapAcrossChannelsAndRules: the default cap of 3 marketing

@@ -72,9 +72,12 @@ func Kind(k survey.Kind) journeyv1.SurveyKind {
 // cx.<tenant>.notification.send with Nats-Msg-Id
 // <tenant>:survey:<invitation id>.
 func (o *Outbox) SendInvitation(ctx context.Context, inv invitation.Invitation, template string, vars map[string]string) error {
+	// A transactional invitation (a ticket's CSAT) is exempt from fatigue
+	// and needs no marketing consent, but it is still a survey: held in the
+	// customer's night like marketing, not sent at 3 a.m. like an OTP.
 	cat := notificationv1.Category_CATEGORY_MARKETING
 	if inv.Transactional {
-		cat = notificationv1.Category_CATEGORY_TRANSACTIONAL
+		cat = notificationv1.Category_CATEGORY_SERVICE
 	}
 	req := &notificationv1.SendRequest{Tenant: inv.Tenant, NotificationId: inv.NotificationID, Customer: customer(inv.Customer), TemplateId: template,
 		Channel: Channel(inv.Channel), Category: cat, Variables: vars, CauseEventId: inv.CauseEventID}

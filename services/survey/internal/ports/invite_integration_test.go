@@ -106,7 +106,7 @@ func TestInviteFromTheWorkQueue(t *testing.T) {
 		t.Fatalf("transactional invite = %v, %v", r, err)
 	}
 	sent = e.sendRequests(t, "demo")
-	if len(sent) != 2 || sent[1].GetCategory() != notificationv1.Category_CATEGORY_TRANSACTIONAL || sent[1].GetVariables()["locale"] != "en" ||
+	if len(sent) != 2 || sent[1].GetCategory() != notificationv1.Category_CATEGORY_SERVICE || sent[1].GetVariables()["locale"] != "en" ||
 		sent[1].GetVariables()["question"] != "How satisfied were you with our support?" {
 		t.Fatalf("transactional SendRequest = %v", sent)
 	}

@@ -44,6 +44,9 @@ const (
 	Marketing Category = "marketing"
 	// Transactional may go out in quiet hours and is exempt from caps.
 	Transactional Category = "transactional"
+	// Service (a ticket's survey) needs no marketing consent and is exempt
+	// from caps, but is held in quiet hours like marketing.
+	Service Category = "service"
 )
 
 // Status is where a notification is in its life.
