@@ -30,6 +30,7 @@ bench: redis
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 3s -count 1 ./services/ingest/... ./services/profile/... ./services/trigger/... | tee bench.out
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 5x -count 1 ./services/survey/... | tee -a bench.out
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 20000x -count 1 ./services/notification/... | tee -a bench.out
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./e2e/... | tee -a bench.out
 
 ## build: the service binaries and the pinned nats-server into bin/
 build:

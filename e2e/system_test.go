@@ -77,6 +77,8 @@ type gateway struct {
 	sent map[string][]string // receptor -> messages
 	ids  map[string]bool     // the service's localid, to count repeats
 	dups int
+	// arrived, when set, is told of every text as it arrives.
+	arrived func(receptor string, at time.Time)
 }
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -93,6 +95,9 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.ids[id] = true
 		to := r.FormValue("receptor")
 		g.sent[to] = append(g.sent[to], r.FormValue("message"))
+		if g.arrived != nil {
+			g.arrived(to, time.Now())
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = fmt.Fprintf(w, `{"return":{"status":200,"message":"ok"},"entries":[{"messageid":%d,"status":1,"receptor":%q}]}`, len(g.ids), r.FormValue("receptor"))
@@ -129,7 +134,7 @@ type system struct {
 	profileAddr, triggerAddr, surveyAddr string
 }
 
-func start(t *testing.T, extra ...string) *system {
+func start(t testing.TB, extra ...string) *system {
 	t.Helper()
 	s := &system{nats: natstest.Start(t), sms: &gateway{sent: map[string][]string{}, ids: map[string]bool{}}, http: &http.Client{Timeout: 10 * time.Second}}
 	gw := httptest.NewServer(s.sms)
@@ -138,7 +143,8 @@ func start(t *testing.T, extra ...string) *system {
 	addr := func() string { return proctest.FreeAddr(t) }
 	base := append([]string{"NATS_URL=" + s.nats.URL, "REDIS_URL=" + redistest.URL(), "LOG_LEVEL=warn"}, extra...)
 	run := func(name string, admin string, env ...string) {
-		p := proctest.Start(t, bins[name], append(append([]string{}, base...), env...)...)
+		// extra comes last: a caller's setting wins over the defaults here.
+		p := proctest.Start(t, bins[name], append(append(append([]string{}, base...), env...), extra...)...)
 		p.WaitReady(t, "http://"+admin+"/readyz", 30*time.Second)
 	}
 
@@ -187,7 +193,7 @@ func start(t *testing.T, extra ...string) *system {
 }
 
 // post sends a body to the ingest API and returns the status and answer.
-func (s *system) post(t *testing.T, path, body string, header map[string]string) (int, string) {
+func (s *system) post(t testing.TB, path, body string, header map[string]string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.api+path, strings.NewReader(body))
 	if err != nil {
@@ -243,7 +249,7 @@ func (s *system) answer(t *testing.T, phone, about string, score int) {
 }
 
 // settled waits until every consumer of the system has nothing pending.
-func (s *system) settled(t *testing.T) {
+func (s *system) settled(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	consumers := [][2]string{{topology.Journey, topology.ProfileConsumer}, {topology.Journey, topology.TriggerConsumer},

@@ -138,7 +138,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	}
 	go func() {
 		_ = ports.ConsumeInvitations(cctx, srv.JS, consumer, ports.InviteConsumerConfig{Durable: topology.SurveyConsumer, MaxDeliver: 5,
-			Batch: 10, MaxWait: 50 * time.Millisecond, RetryDelay: 100 * time.Millisecond}, e.svc.App, log)
+			Batch: 4, MaxWait: 50 * time.Millisecond, RetryDelay: 100 * time.Millisecond, Workers: 8}, e.svc.App, log)
 		done <- struct{}{}
 	}()
 	t.Cleanup(func() { cancel(); <-done; <-done })

@@ -26,9 +26,12 @@ type InviteConsumerConfig struct {
 	// MaxDeliver is how often a request is tried before it is
 	// dead-lettered.
 	MaxDeliver int
-	// Batch and MaxWait shape one fetch.
+	// Batch is how many requests per worker are pulled ahead; MaxWait the
+	// pause after a failed pull.
 	Batch   int
 	MaxWait time.Duration
+	// Workers handle requests at the same time, one customer's at a time.
+	Workers int
 	// RetryDelay is the first wait before a failed request comes back;
 	// it doubles with every delivery.
 	RetryDelay time.Duration
@@ -39,25 +42,51 @@ type InviteConsumerConfig struct {
 // archived survey) is dead-lettered at once with the reason; one that
 // failed for a passing cause (the profile service or the broker away)
 // comes back later, and is dead-lettered after MaxDeliver tries.
+//
+// Requests are pulled continuously and handled on cfg.Workers lanes keyed
+// by tenant and customer: an invitation waits on the profile service and
+// several store writes, so one at a time caps the queue at a couple of
+// hundred a second; one customer's requests still go one at a time (the
+// fatigue claim is compare-and-set across lanes and replicas anyway).
 func ConsumeInvitations(ctx context.Context, js jetstream.JetStream, c jetstream.Consumer, cfg InviteConsumerConfig, a *app.App, log *slog.Logger) error {
-	if cfg.Durable == "" || cfg.MaxDeliver <= 0 || cfg.Batch <= 0 || cfg.MaxWait <= 0 || a == nil {
-		return errors.New("invite consumer: Durable, MaxDeliver, Batch, MaxWait and the app are required")
+	if cfg.Durable == "" || cfg.MaxDeliver <= 0 || cfg.Batch <= 0 || cfg.MaxWait <= 0 || cfg.Workers <= 0 || a == nil {
+		return errors.New("invite consumer: Durable, MaxDeliver, Batch, MaxWait, Workers and the app are required")
 	}
-	for ctx.Err() == nil {
-		batch, err := c.Fetch(cfg.Batch, jetstream.FetchMaxWait(cfg.MaxWait))
+	it, err := c.Messages(jetstream.PullMaxMessages(cfg.Batch * cfg.Workers))
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	lanes := journeystream.NewLanes(cfg.Workers, cfg.Batch, func(msg jetstream.Msg) {
+		if ctx.Err() != nil {
+			_ = msg.Nak() // shutting down: hand it back at once
+			return
+		}
+		handleInvite(ctx, js, msg, cfg, a, log)
+	})
+	defer lanes.Close()
+	for {
+		msg, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return nil
 			}
-			log.WarnContext(ctx, "fetch failed", "consumer", cfg.Durable, "err", err)
+			log.WarnContext(ctx, "pull failed", "consumer", cfg.Durable, "err", err)
 			wait(ctx, cfg.MaxWait)
 			continue
 		}
-		for msg := range batch.Messages() {
-			handleInvite(ctx, js, msg, cfg, a, log)
+		key := msg.Subject()
+		req := &surveyv1.InviteRequest{}
+		if proto.Unmarshal(msg.Data(), req) == nil {
+			c := req.GetCustomer()
+			key += "/" + c.GetCustomerId() + "/" + c.GetEmail() + "/" + c.GetPhone() + "/" + c.GetAnonymousId()
+		}
+		if !lanes.Put(ctx, key, msg) {
+			_ = msg.Nak()
+			return nil
 		}
 	}
-	return nil
 }
 
 func wait(ctx context.Context, d time.Duration) {

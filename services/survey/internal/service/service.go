@@ -296,7 +296,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 			grpcserver.Serving(health, surveyv1.SurveyService_ServiceDesc)
 			return ports.ConsumeInvitations(ctx, conn.JS, invites, ports.InviteConsumerConfig{Durable: topology.SurveyConsumer,
-				MaxDeliver: topology.SurveyMaxDeliver, Batch: 50, MaxWait: 50 * time.Millisecond, RetryDelay: time.Second}, s.App, log)
+				MaxDeliver: topology.SurveyMaxDeliver, Batch: 8, MaxWait: time.Second, RetryDelay: time.Second, Workers: 32}, s.App, log)
 		},
 	)
 }

@@ -1,0 +1,136 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	triggerv1 "github.com/bazgasht/bazgasht/gen/cx/trigger/v1"
+	"github.com/bazgasht/bazgasht/platform/poll"
+)
+
+const (
+	// benchRate is the journeys a second offered; benchFor how long.
+	benchRate = 500
+	benchFor  = 10 * time.Second
+)
+
+// BenchmarkDeliveredToSurveySMS: the five services as their own processes
+// (with the pinned nats-server in this process, Redis and a local SMS
+// gateway beside them), one rule — on order.delivered, the delivery CSAT
+// survey on the customer's channel, no delay — and open-loop load of
+// benchRate journeys a second for benchFor, each a distinct customer who
+// prefers SMS and consented to it (signed up before the clock starts).
+// Latency runs from the shop's order.delivered accepted (ingest's 202) to
+// the survey SMS arriving at the gateway. One operation is the whole run.
+func BenchmarkDeliveredToSurveySMS(b *testing.B) {
+	s := start(b, "TRIGGER_DEFAULT_PACK=false", "NOTIFICATION_FREQUENCY_CAP=off", "SURVEY_FATIGUE_PERIOD=1h",
+		"INGEST_DEFAULT_RATE=100000", "INGEST_DEFAULT_BURST=100000")
+	var mu sync.Mutex
+	arrived := map[string]time.Time{}
+	s.sms.mu.Lock()
+	s.sms.arrived = func(to string, at time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, seen := arrived[to]; !seen {
+			arrived[to] = at
+		}
+	}
+	s.sms.mu.Unlock()
+	ctx := context.Background()
+	_, err := s.triggers.CreateRule(ctx, &triggerv1.CreateRuleRequest{Tenant: tenant, Rule: &triggerv1.Rule{RuleId: "csat-on-delivery", Name: "CSAT on delivery",
+		Enabled: true, When: &triggerv1.Rule_OnEvent{OnEvent: &triggerv1.EventTrigger{Event: &triggerv1.EventMatch{Type: "order.delivered"}}},
+		Actions:  []*triggerv1.Action{{Action: &triggerv1.Action_Survey{Survey: &triggerv1.SurveyAction{SurveyId: "csat-delivery", Touchpoint: "order:{event.order_delivered.order_id}"}}}},
+		Controls: &triggerv1.Controls{Reentry: true, ExemptFromGlobalCap: true}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	n := int(benchFor.Seconds()) * benchRate
+	run := fmt.Sprint(time.Now().UnixNano())
+	phone := func(i int) string { return fmt.Sprintf("+98935%07d", i) }
+	for start := 0; start < n; start += 1000 {
+		var evs []string
+		for i := start; i < min(start+1000, n); i++ {
+			evs = append(evs, `{"id":"u-`+run+`-`+fmt.Sprint(i)+`","type":"customer.updated","customer":{"customer_id":"b-`+run+`-`+fmt.Sprint(i)+`","phone":"`+phone(i)+`"},"customer_updated":{"locale":"en","preferred_channel":"CHANNEL_SMS","consents":[{"channel":"CHANNEL_SMS","granted":true}]}}`)
+		}
+		if code, body := s.post(b, "/v1/events:batch", `{"events":[`+strings.Join(evs, ",")+`]}`, nil); code != http.StatusOK || !strings.Contains(body, `"rejected":0`) {
+			b.Fatalf("sign-ups: %d %.300s", code, body)
+		}
+	}
+	s.settled(b)
+
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
+	accepted := make([]time.Time, n)
+	failures := make(chan error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 128)
+	b.ResetTimer()
+	begin := time.Now().Add(50 * time.Millisecond)
+	for i := range n {
+		time.Sleep(time.Until(begin.Add(time.Duration(i) * time.Second / benchRate)))
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			body := `{"id":"d-` + run + `-` + fmt.Sprint(i) + `","type":"order.delivered","customer":{"customer_id":"b-` + run + `-` + fmt.Sprint(i) + `"},"order_delivered":{"order_id":"` + fmt.Sprint(i) + `"}}`
+			req, _ := http.NewRequest(http.MethodPost, s.api+"/v1/events", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+apiKey)
+			resp, err := client.Do(req)
+			if err != nil {
+				failures <- err
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				failures <- fmt.Errorf("order.delivered %d: HTTP %d", i, resp.StatusCode)
+				return
+			}
+			accepted[i] = time.Now()
+		})
+	}
+	wg.Wait()
+	close(failures)
+	// Where the backlog is when the load ends: the stage that falls behind.
+	for _, c := range [][2]string{{"JOURNEY", "profile"}, {"JOURNEY", "trigger"}, {"SURVEY_INVITATIONS", "survey"}, {"NOTIFICATION_REQUESTS", "notification"}} {
+		if cons, err := s.nats.JS.Consumer(ctx, c[0], c[1]); err == nil {
+			if info, err := cons.Info(ctx); err == nil {
+				b.Logf("end of load: %s on %s: %d pending, %d unacknowledged", c[1], c[0], info.NumPending, info.NumAckPending)
+			}
+		}
+	}
+	for err := range failures {
+		b.Fatal(err)
+	}
+	poll.Until(b, 2*time.Minute, "every survey SMS", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(arrived) == n
+	})
+	b.StopTimer()
+	mu.Lock()
+	lat := make([]time.Duration, 0, n)
+	last := begin
+	for i := range n {
+		at := arrived[phone(i)]
+		lat = append(lat, at.Sub(accepted[i]))
+		if at.After(last) {
+			last = at
+		}
+	}
+	mu.Unlock()
+	slices.Sort(lat)
+	q := func(p float64) float64 { return lat[min(len(lat)-1, int(p*float64(len(lat))))].Seconds() * 1000 }
+	b.ReportMetric(float64(n)/last.Sub(begin).Seconds(), "journeys/s")
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(lat[len(lat)-1].Seconds()*1000, "max-ms")
+	if s.sms.dups != 0 {
+		b.Fatalf("%d repeated SMS sends", s.sms.dups)
+	}
+}
