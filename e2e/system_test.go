@@ -132,6 +132,8 @@ type system struct {
 	ingestAdmin, notificationAdmin string
 	// addrs are the services' gRPC addresses, for the CLI.
 	profileAddr, triggerAddr, surveyAddr string
+	// admins are the services' admin addresses (/metrics), by service.
+	admins map[string]string
 }
 
 func start(t testing.TB, extra ...string) *system {
@@ -142,7 +144,9 @@ func start(t testing.TB, extra ...string) *system {
 	prefix := redistest.Prefix(t, redistest.Client(t))
 	addr := func() string { return proctest.FreeAddr(t) }
 	base := append([]string{"NATS_URL=" + s.nats.URL, "REDIS_URL=" + redistest.URL(), "LOG_LEVEL=warn"}, extra...)
+	s.admins = map[string]string{}
 	run := func(name string, admin string, env ...string) {
+		s.admins[name] = admin
 		// extra comes last: a caller's setting wins over the defaults here.
 		p := proctest.Start(t, bins[name], append(append(append([]string{}, base...), env...), extra...)...)
 		p.WaitReady(t, "http://"+admin+"/readyz", 30*time.Second)

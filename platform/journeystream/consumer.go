@@ -42,6 +42,7 @@ type Delivery struct {
 	Delivered uint64
 	msg       jetstream.Msg
 	span      trace.Span
+	start     time.Time
 }
 
 // Handler processes a batch in stream order and returns one error per
@@ -181,7 +182,7 @@ func decode(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, cfg 
 		span.End()
 		return nil
 	}
-	return &Delivery{Ctx: sctx, Event: ev, Seq: meta.Sequence.Stream, Delivered: meta.NumDelivered, msg: msg, span: span}
+	return &Delivery{Ctx: sctx, Event: ev, Seq: meta.Sequence.Stream, Delivered: meta.NumDelivered, msg: msg, span: span, start: time.Now()}
 }
 
 func settle(ctx context.Context, js jetstream.JetStream, d *Delivery, err error, cfg ConsumeConfig, log *slog.Logger) {
@@ -189,6 +190,7 @@ func settle(ctx context.Context, js jetstream.JetStream, d *Delivery, err error,
 	switch {
 	case err == nil:
 		_ = d.msg.Ack()
+		Observe(cfg.Durable, OutcomeDone, time.Since(d.start))
 	case errors.Is(err, ErrPermanent):
 		deadLetter(d.Ctx, js, d.msg, d.Delivered, err.Error(), cfg, log)
 	case d.Delivered >= uint64(cfg.MaxDeliver):
@@ -196,6 +198,7 @@ func settle(ctx context.Context, js jetstream.JetStream, d *Delivery, err error,
 	default:
 		log.WarnContext(d.Ctx, "event failed, will retry", "consumer", cfg.Durable, "seq", d.Seq, "delivery", d.Delivered, "err", err)
 		_ = d.msg.NakWithDelay(Backoff(cfg.RetryDelay, d.Delivered))
+		Observe(cfg.Durable, OutcomeRetried, time.Since(d.start))
 	}
 }
 
@@ -231,4 +234,5 @@ func DeadLetter(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, 
 	}
 	log.WarnContext(ctx, "message dead-lettered", "consumer", durable, "subject", msg.Subject(), "reason", reason)
 	_ = msg.Term()
+	Observe(durable, OutcomeDeadLettered, 0)
 }

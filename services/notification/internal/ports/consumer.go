@@ -114,22 +114,33 @@ func handle(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, cfg 
 	}
 	// A deferred copy always has a ledger record: only a first delivery
 	// from the work queue may skip reading it.
+	began := time.Now()
 	res, err := d.Process(ctx, req, meta.NumDelivered == 1 && !cfg.Deferred)
+	outcome := journeystream.OutcomeDone
+	defer func() {
+		if outcome != "" {
+			journeystream.Observe(cfg.Durable, outcome, time.Since(began))
+		}
+	}()
 	switch {
 	case errors.Is(err, notification.ErrInvalid):
+		outcome = "" // DeadLetter counts it
 		journeystream.DeadLetter(ctx, js, msg, meta.NumDelivered, "invalid request: "+err.Error(), cfg.Durable, cfg.RetryDelay, log)
 	case err != nil:
+		outcome = journeystream.OutcomeRetried
 		log.WarnContext(ctx, "notification not decided, will retry", "tenant", req.Tenant, "delivery", meta.NumDelivered, "err", err)
 		_ = msg.NakWithDelay(journeystream.Backoff(cfg.RetryDelay, meta.NumDelivered))
 	case res.Action == app.Retry && cfg.Defer != nil:
 		if err := cfg.Defer.Defer(ctx, req.Tenant, msg.Data(), meta.Sequence.Stream); err != nil {
 			log.WarnContext(ctx, "deferring failed, kept on the work queue", "tenant", req.Tenant, "err", err)
 			_ = msg.NakWithDelay(max(res.Delay, time.Millisecond))
+			outcome = journeystream.OutcomeRetried
 			return
 		}
 		_ = msg.Ack()
 	case res.Action == app.Retry:
 		_ = msg.NakWithDelay(max(res.Delay, time.Millisecond))
+		outcome = journeystream.OutcomeRetried
 	default:
 		_ = msg.Ack()
 	}

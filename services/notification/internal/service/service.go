@@ -317,6 +317,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer conn.CloseWithin(5 * time.Second)
 	reg := admin.NewRegistry()
+	if err := journeystream.RegisterMetrics(reg); err != nil {
+		return err
+	}
 	a, err := Build(ctx, cfg, conn.NC, conn.JS, reg, time.Now, log)
 	if err != nil {
 		return err
@@ -341,5 +344,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			grpcserver.Serving(health, notificationv1.NotificationService_ServiceDesc)
 			return a.Consume(ctx, conn.JS, cfg, log)
 		},
+		journeystream.WatchLag(a.Consumer, topology.NotificationConsumer, 5*time.Second),
+		journeystream.WatchLag(a.Deferred, topology.NotificationDeferredConsumer, 5*time.Second),
 	)
 }

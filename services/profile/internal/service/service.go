@@ -107,6 +107,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer rdb.Close()
 	reg := admin.NewRegistry()
+	if err := journeystream.RegisterMetrics(reg); err != nil {
+		return err
+	}
 	cache, err := adapters.NewRedisCache(rdb, cfg.CacheTTL, log, adapters.WithCacheMetrics(reg), adapters.WithCacheKeyPrefix(cfg.CachePrefix))
 	if err != nil {
 		return err
@@ -157,6 +160,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return journeystream.Consume(ctx, conn.JS, consumer, consume, ports.FoldHandler(folder), log)
 		},
 		func(ctx context.Context) error { return sweep(ctx, folder, repo, cfg.SweepInterval, log) },
+		journeystream.WatchLag(consumer, topology.ProfileConsumer, 5*time.Second),
 	)
 }
 

@@ -117,12 +117,14 @@ func handleInvite(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg
 		journeystream.DeadLetter(sctx, js, msg, meta.NumDelivered, "permanent: tenant: the request's tenant does not match its subject", cfg.Durable, cfg.RetryDelay, log)
 		return
 	}
+	began := time.Now()
 	inv, dup, err := a.Invite(sctx, InviteRequest(req))
 	var fe *survey.FieldError
 	switch {
 	case err == nil:
 		log.DebugContext(sctx, "invitation handled", "invitation", inv.ID, "duplicate", dup, "status", int(inv.Status))
 		_ = msg.Ack()
+		journeystream.Observe(cfg.Durable, journeystream.OutcomeDone, time.Since(began))
 	case errors.As(err, &fe), errors.Is(err, app.ErrNotFound), errors.Is(err, app.ErrArchived):
 		journeystream.DeadLetter(sctx, js, msg, meta.NumDelivered, "permanent: "+err.Error(), cfg.Durable, cfg.RetryDelay, log)
 	case meta.NumDelivered >= uint64(cfg.MaxDeliver):
@@ -130,5 +132,6 @@ func handleInvite(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg
 	default:
 		log.WarnContext(sctx, "invitation failed, will retry", "consumer", cfg.Durable, "delivery", meta.NumDelivered, "err", err)
 		_ = msg.NakWithDelay(journeystream.Backoff(cfg.RetryDelay, meta.NumDelivered))
+		journeystream.Observe(cfg.Durable, journeystream.OutcomeRetried, time.Since(began))
 	}
 }

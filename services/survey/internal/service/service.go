@@ -280,6 +280,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer health.Shutdown()
 	pageSrv := &http.Server{Handler: s.Page.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 15 * time.Second, MaxHeaderBytes: 16 << 10}
 	reg := admin.NewRegistry()
+	if err := journeystream.RegisterMetrics(reg); err != nil {
+		return err
+	}
 	adminSrv := &http.Server{Handler: admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready}, admin.Check{Name: "kpi-index", Probe: s.ready}), ReadHeaderTimeout: 5 * time.Second}
 
 	log.InfoContext(ctx, "survey serving", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr, "admin", cfg.AdminAddr)
@@ -298,5 +301,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return ports.ConsumeInvitations(ctx, conn.JS, invites, ports.InviteConsumerConfig{Durable: topology.SurveyConsumer,
 				MaxDeliver: topology.SurveyMaxDeliver, Batch: 8, MaxWait: time.Second, RetryDelay: time.Second, Workers: 32}, s.App, log)
 		},
+		journeystream.WatchLag(invites, topology.SurveyConsumer, 5*time.Second),
 	)
 }

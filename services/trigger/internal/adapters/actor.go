@@ -125,7 +125,15 @@ func (a *Actor) Act(ctx context.Context, f app.Firing) error {
 	for _, q := range queued {
 		errs = append(errs, q.wait(ctx))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	outcome := "acted"
+	if f.Suppressed {
+		outcome = "suppressed"
+	}
+	firings.WithLabelValues(f.Rule.ID, outcome, f.Reason).Inc()
+	return nil
 }
 
 // event starts a journey event about f's customer.

@@ -114,16 +114,19 @@ func ConsumeTimers(ctx context.Context, js jetstream.JetStream, c jetstream.Cons
 		timer     app.Timer
 	}
 	lanes := journeystream.NewLanes(cfg.Workers, cfg.Batch, func(f fired) {
+		began := time.Now()
 		switch err := e.HandleTimer(ctx, f.timer); {
 		case ctx.Err() != nil:
 			_ = f.msg.Nak() // shutting down: hand it back at once
 		case err == nil:
 			_ = f.msg.Ack()
+			journeystream.Observe(cfg.Durable, journeystream.OutcomeDone, time.Since(began))
 		case f.delivered >= uint64(cfg.MaxDeliver):
 			journeystream.DeadLetter(ctx, js, f.msg, f.delivered, fmt.Sprintf("failed %d deliveries: %v", f.delivered, err), cfg.Durable, cfg.RetryDelay, log)
 		default:
 			log.WarnContext(ctx, "timer failed, will retry", "rule", f.timer.RuleID, "err", err)
 			_ = f.msg.NakWithDelay(journeystream.Backoff(cfg.RetryDelay, f.delivered))
+			journeystream.Observe(cfg.Durable, journeystream.OutcomeRetried, time.Since(began))
 		}
 	})
 	defer lanes.Close()

@@ -236,6 +236,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer health.Shutdown()
 	reg := admin.NewRegistry()
+	if err := journeystream.RegisterMetrics(reg); err != nil {
+		return err
+	}
+	if err := adapters.RegisterMetrics(reg); err != nil {
+		return err
+	}
 	adminSrv := &http.Server{Handler: admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready}), ReadHeaderTimeout: 5 * time.Second}
 
 	log.InfoContext(ctx, "trigger serving", "grpc", cfg.GRPCAddr, "admin", cfg.AdminAddr, "pack_rules", len(pack))
@@ -244,6 +250,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		runner.HTTP("trigger admin", cfg.AdminAddr, adminSrv),
 		store.Run,
 		sweepOutbox(taskCases, 30*time.Second, log),
+		journeystream.WatchLag(events, topology.TriggerConsumer, 5*time.Second),
+		journeystream.WatchLag(fired, topology.TriggerTimerConsumer, 5*time.Second),
 		func(ctx context.Context) error {
 			if err := store.WaitReady(ctx); err != nil {
 				return nil
