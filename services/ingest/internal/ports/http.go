@@ -145,6 +145,10 @@ func (h *HTTP) publish(w http.ResponseWriter, r *http.Request, cmd app.PublishEv
 	}
 	for _, res := range results {
 		h.metrics.Events.WithLabelValues(cmd.Source, res.Outcome.String()).Inc()
+		if res.Outcome == app.Rejected {
+			// In a batch too, where the request itself succeeds.
+			h.metrics.Rejections.WithLabelValues("invalid_event").Inc()
+		}
 	}
 	return results
 }
@@ -185,8 +189,10 @@ func (h *HTTP) answerOne(w http.ResponseWriter, res app.Result) {
 		writeJSON(w, http.StatusAccepted, toResult(res))
 	case app.Duplicate:
 		writeJSON(w, http.StatusOK, toResult(res))
-	case app.Rejected:
-		h.fail(w, http.StatusBadRequest, "invalid_event", res.Errors.Error(), res.Errors)
+	case app.Rejected: // counted as a rejection by publish
+		var e apiError
+		e.Error.Code, e.Error.Message, e.Error.Fields = "invalid_event", res.Errors.Error(), res.Errors
+		writeJSON(w, http.StatusBadRequest, e)
 	default:
 		retryAfter(w, h.limits.RetryAfter)
 		h.fail(w, http.StatusServiceUnavailable, "unavailable", "the event store did not acknowledge in time; nothing is lost by sending the event again", nil)
