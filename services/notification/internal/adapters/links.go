@@ -37,14 +37,17 @@ type UnsubscribeClaim struct {
 	Customer     string               `json:"c"`
 	Channel      notification.Channel `json:"ch"`
 	Notification string               `json:"n"`
+	// Address is the AddressKey of the address the message went to (a
+	// hash, not the address), so the unsubscribe also holds for it.
+	Address string `json:"a,omitempty"`
 }
 
 // UnsubscribePath is where unsubscribe links point.
 const UnsubscribePath = "/unsubscribe/"
 
 // UnsubscribeURL implements app.Links.
-func (l *Links) UnsubscribeURL(tenant, customer string, ch notification.Channel, id string) string {
-	data, _ := json.Marshal(UnsubscribeClaim{Tenant: tenant, Customer: customer, Channel: ch, Notification: id})
+func (l *Links) UnsubscribeURL(tenant, customer, address string, ch notification.Channel, id string) string {
+	data, _ := json.Marshal(UnsubscribeClaim{Tenant: tenant, Customer: customer, Channel: ch, Notification: id, Address: address})
 	payload := base64.RawURLEncoding.EncodeToString(data)
 	return l.base + UnsubscribePath + payload + "." + base64.RawURLEncoding.EncodeToString(l.sign(payload))
 }

@@ -25,7 +25,7 @@ func TestUnsubscribeLinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := l.UnsubscribeURL("shop", "profile-1", notification.Email, "survey:i1")
+	u := l.UnsubscribeURL("shop", "profile-1", "", notification.Email, "survey:i1")
 	tok, ok := strings.CutPrefix(u, "https://n.example/unsubscribe/")
 	if !ok {
 		t.Fatalf("URL %s", u)

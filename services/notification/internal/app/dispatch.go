@@ -222,7 +222,16 @@ func (d *Dispatcher) dispatch(ctx context.Context, r *run, now time.Time) (Resul
 	}
 	choice := notification.Choose(notification.ChoiceInput{Requested: req.Channel, DisableFallback: req.DisableFallback, Category: n.Category,
 		Profile: prof, Customer: req.Customer, Available: available,
-		Unsubscribed: func(c notification.Channel) bool { return d.unsubs.Unsubscribed(req.Tenant, prof.Key, c) }})
+		Unsubscribed: func(c notification.Channel) bool {
+			// Under the customer as known now, or under the address itself:
+			// a guest who unsubscribed before their profile existed, or a
+			// profile merged since, stays unsubscribed.
+			if d.unsubs.Unsubscribed(req.Tenant, prof.Key, c) {
+				return true
+			}
+			addr := notification.AddressKey(c, prof.Contact(c, req.Customer))
+			return addr != "" && d.unsubs.Unsubscribed(req.Tenant, addr, c)
+		}})
 	if len(choice.Channels) == 0 {
 		if len(n.Attempts) > 0 { // every channel tried failed for good
 			return d.failAll(ctx, r)
@@ -267,7 +276,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, r *run, now time.Time) (Resul
 		content, _ := tpl.Content(ch, locale)
 		unsub := ""
 		if ch == notification.Email {
-			unsub = d.links.UnsubscribeURL(req.Tenant, prof.Key, ch, req.ID)
+			unsub = d.links.UnsubscribeURL(req.Tenant, prof.Key, notification.AddressKey(ch, prof.Contact(ch, req.Customer)), ch, req.ID)
 		}
 		rendered, err := template.Render(content, template.Data{Profile: profileData(prof), Event: req.Event, Vars: vars(req.Vars), Locale: content.Locale, UnsubscribeURL: unsub})
 		if err != nil {

@@ -144,7 +144,7 @@ type Events interface {
 
 // Links signs unsubscribe links.
 type Links interface {
-	UnsubscribeURL(tenant, customerKey string, ch notification.Channel, id string) string
+	UnsubscribeURL(tenant, customerKey, addressKey string, ch notification.Channel, id string) string
 }
 
 // Queue puts a request on the notification work queue.

@@ -1,6 +1,7 @@
 package ports_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"mime"
@@ -10,9 +11,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
 	notificationv1 "github.com/bazgasht/bazgasht/gen/cx/notification/v1"
+	"github.com/bazgasht/bazgasht/platform/poll"
 )
 
 const (
@@ -361,5 +364,46 @@ func TestSMSDeliveryReport(t *testing.T) {
 	}
 	if delivered != 1 {
 		t.Fatalf("%d delivered events, want 1", delivered)
+	}
+}
+
+// A guest unsubscribes from a message sent before the profile service knew
+// them; the profile created afterwards (and its different key) does not
+// bring the messages back: the unsubscribe holds for the address itself.
+func TestAGuestsUnsubscribeHoldsOnceTheyHaveAProfile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	const tenant = "guest"
+	ctx := context.Background()
+	guest := &journeyv1.Customer{Email: "Ali@Example.com"}
+	first := &notificationv1.SendRequest{Tenant: tenant, NotificationId: "g-1", Customer: guest, TemplateId: "winback", Channel: email, Category: txn}
+	if _, err := e.api.Send(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	e.status(t, tenant, "g-1", notificationv1.Status_STATUS_SENT)
+	var unsub string
+	poll.Until(t, 10*time.Second, "the guest's mail", func() bool {
+		for _, m := range e.mail.to("Ali@Example.com") {
+			if msg, err := mail.ReadMessage(bytes.NewReader(m.Data)); err == nil {
+				unsub = strings.Trim(msg.Header.Get("List-Unsubscribe"), "<>")
+			}
+		}
+		return unsub != ""
+	})
+	resp, err := http.PostForm(unsub, url.Values{"List-Unsubscribe": {"One-Click"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("one-click POST: %d", resp.StatusCode)
+	}
+	// The guest signs up, with marketing consent, under another spelling.
+	c := e.customer(t, tenant, person{id: "ali", email: "ali@example.com", first: "Ali", locale: "en", preferred: email, consents: []journeyv1.Channel{email}})
+	if _, err := e.api.Send(ctx, winback(tenant, "g-2", c, email, mkt)); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.status(t, tenant, "g-2", notificationv1.Status_STATUS_SUPPRESSED); n.GetReason() != "unsubscribed" {
+		t.Fatalf("reason %q, want unsubscribed", n.GetReason())
 	}
 }

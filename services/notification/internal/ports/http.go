@@ -82,7 +82,11 @@ func (h *HTTP) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		render(w, http.StatusBadRequest, badLink)
 		return
 	}
-	if err := h.reports.Unsubscribe(r.Context(), c.Tenant, c.Customer, c.Channel); err != nil {
+	err = h.reports.Unsubscribe(r.Context(), c.Tenant, c.Customer, c.Channel)
+	if err == nil && c.Address != "" {
+		err = h.reports.Unsubscribe(r.Context(), c.Tenant, c.Address, c.Channel)
+	}
+	if err != nil {
 		h.log.ErrorContext(r.Context(), "unsubscribe not recorded", "tenant", c.Tenant, "err", err)
 		render(w, http.StatusServiceUnavailable, pageData{Title: "خطا", Text: "لطفاً دوباره تلاش کنید.", English: "Please try again in a moment."})
 		return

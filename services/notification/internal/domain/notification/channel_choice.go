@@ -1,6 +1,11 @@
 package notification
 
-import "slices"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+)
 
 // Profile is what the notification service needs to know of a customer,
 // read from the profile service.
@@ -21,6 +26,28 @@ type Profile struct {
 	Consents map[Channel]bool
 	// Doc is the whole profile as template data.
 	Doc map[string]any
+}
+
+// AddressKey names an address (an email, a phone number) for unsubscribes
+// without holding it: "addr:" and a hash of its normal form. An unsubscribe
+// recorded under it holds whatever profile the address belongs to later —
+// a guest's profile created afterwards, two profiles merged.
+func AddressKey(c Channel, address string) string {
+	a := strings.ToLower(strings.TrimSpace(address))
+	if c == SMS {
+		var digits strings.Builder
+		for _, r := range a {
+			if r >= '0' && r <= '9' {
+				digits.WriteRune(r)
+			}
+		}
+		a = digits.String()
+	}
+	if a == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(string(c) + ":" + a))
+	return "addr:" + hex.EncodeToString(sum[:16])
 }
 
 // Contact is where a channel reaches the customer: an address, a number,
