@@ -48,8 +48,13 @@ const (
 	Undeliverable
 )
 
+// ErrNotYet is a delivery report for a message whose send is not recorded
+// yet: the provider should send it again (HTTP 503).
+var ErrNotYet = errors.New("the message's send is not recorded yet")
+
 // Delivery records a provider's delivery report for its message id. An
-// unknown id is ErrNotFound; a report repeated is recorded once.
+// unknown id is ErrNotFound; a report repeated is recorded once; one that
+// came before the send was recorded is ErrNotYet.
 func (r *Reports) Delivery(ctx context.Context, provider, messageID string, st DeliveryStatus, detail string) error {
 	if st == StillSending {
 		return nil
@@ -63,7 +68,14 @@ func (r *Reports) Delivery(ctx context.Context, provider, messageID string, st D
 		if err != nil {
 			return err
 		}
-		if n.Status != notification.Sent { // delivered or failed already
+		switch n.Status {
+		case notification.Sent:
+		case notification.Sending, notification.Queued:
+			// The provider answered before the send was recorded (the
+			// message id is indexed just before): the report must come
+			// again, not be dropped.
+			return ErrNotYet
+		default: // delivered or failed already
 			return nil
 		}
 		o := Outcome{Notification: n, Channel: n.Channel, Provider: provider, MessageID: messageID, At: r.now()}

@@ -2,6 +2,8 @@ package ports_test
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -69,4 +71,50 @@ func TestCrashWindow(t *testing.T) {
 	if ev.GetNotificationFailed().GetChannel() != journeyv1.Channel_CHANNEL_EMAIL {
 		t.Fatalf("failed event %v", ev.GetNotificationFailed())
 	}
+}
+
+// A gateway whose delivery report arrives before the send is recorded
+// (its answer indexed, the record still "sending") is told to send it again
+// (503), not thanked and forgotten; once the send is recorded, the report
+// counts.
+func TestDeliveryReportBeforeTheSendIsRecordedComesAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	const tenant = "early-dlr"
+	ctx := context.Background()
+	ledger, err := adapters.NewLedgerKV(ctx, e.nats.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.Now()
+	req := notification.Request{Tenant: tenant, ID: "e-1", Customer: notification.Customer{Phone: "+989120001111"}, TemplateID: "winback", Channel: notification.SMS, Category: notification.Transactional}
+	n := &notification.Notification{Request: req, Category: notification.Transactional, Status: notification.Sending, Channel: notification.SMS, TemplateVersion: 1,
+		LeaseUntil: now.Add(time.Minute), CreatedAt: now, UpdatedAt: now,
+		Attempts: []notification.Attempt{{Channel: notification.SMS, Provider: "sms-gateway", At: now, Key: tenant + ":e-1:sms", ProviderMessageID: "777001"}}}
+	rev, err := ledger.Create(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ledger.IndexProviderMessage(ctx, "sms-gateway", "777001", tenant, "e-1"); err != nil {
+		t.Fatal(err)
+	}
+	post := func() int {
+		resp, err := http.PostForm(e.web.URL+"/sms/delivery/"+callbackKey, url.Values{"messageid": {"777001"}, "status": {"10"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := post(); st != http.StatusServiceUnavailable {
+		t.Fatalf("report while sending: %d, want 503", st)
+	}
+	n.Status, n.SentAt, n.LeaseUntil = notification.Sent, now, time.Time{}
+	if _, err := ledger.Update(ctx, n, rev); err != nil {
+		t.Fatal(err)
+	}
+	if st := post(); st != http.StatusOK {
+		t.Fatalf("report once sent: %d, want 200", st)
+	}
+	e.status(t, tenant, "e-1", notificationv1.Status_STATUS_DELIVERED)
 }

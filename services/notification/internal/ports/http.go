@@ -114,6 +114,8 @@ func (h *HTTP) delivery(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, app.ErrNotFound):
 		http.Error(w, "messageid: unknown message", http.StatusNotFound)
 	case errors.Is(err, context.Canceled):
+	case errors.Is(err, app.ErrNotYet):
+		http.Error(w, "the send is not recorded yet; send the report again", http.StatusServiceUnavailable)
 	case err != nil:
 		h.log.ErrorContext(r.Context(), "delivery report not recorded", "err", err)
 		http.Error(w, "try again", http.StatusServiceUnavailable)
