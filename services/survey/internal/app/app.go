@@ -27,6 +27,9 @@ type Config struct {
 	DefaultLocale string
 	// ShopNames are tenants' display names for definitions without one.
 	ShopNames map[string]string
+	// TapSettle is how long a one-tap score waits before it counts and is
+	// published: taps on other scores within it are a mail scanner's.
+	TapSettle time.Duration
 	// ProfileTimeout bounds a profile read on the page's path.
 	ProfileTimeout time.Duration
 }
@@ -84,6 +87,9 @@ func checkTenant(t string) error {
 	}
 	return nil
 }
+
+// TapSettle is how long one-tap scores settle (see Config).
+func (a *App) TapSettle() time.Duration { return a.cfg.TapSettle }
 
 // Link is the response page URL of a token.
 func (a *App) Link(tok string) string { return a.cfg.PublicURL + "/s/" + tok }

@@ -76,6 +76,15 @@ func (a *App) Respond(ctx context.Context, tok string, s invitation.Submission) 
 		}
 		out, err := inv.Respond(p.Survey, s, segments, a.now().UTC())
 		p.Invitation = inv
+		if errors.Is(err, invitation.ErrScanned) {
+			// Store the withdrawal, then say why.
+			if _, uerr := a.invs.Update(ctx, inv, rev); errors.Is(uerr, ErrConflict) {
+				continue
+			} else if uerr != nil {
+				return p, out, uerr
+			}
+			return p, out, err
+		}
 		if err != nil {
 			return p, out, err
 		}
@@ -96,8 +105,8 @@ func (a *App) Respond(ctx context.Context, tok string, s invitation.Submission) 
 // notes that it was.
 func (a *App) publishAnswer(ctx context.Context, inv *invitation.Invitation, rev uint64) error {
 	ans := inv.Answer
-	if ans == nil || ans.Published >= ans.Revision {
-		return nil
+	if ans == nil || ans.Published >= ans.Revision || !ans.Settled(a.now()) {
+		return nil // nothing new, or a one-tap score still settling (the sweep publishes it)
 	}
 	if err := a.out.Responded(ctx, *inv); err != nil {
 		return fmt.Errorf("publishing survey.responded: %w", err)

@@ -18,6 +18,7 @@ import (
 	surveyv1 "github.com/bazgasht/bazgasht/gen/cx/survey/v1"
 	"github.com/bazgasht/bazgasht/platform/poll"
 	"github.com/bazgasht/bazgasht/platform/topology"
+	"github.com/bazgasht/bazgasht/services/survey/internal/service"
 )
 
 // The trigger service's request on the work queue becomes one invitation,
@@ -283,5 +284,67 @@ func TestConcurrentInvitesSendOnce(t *testing.T) {
 	}
 	if sent != 1 || fatigued != len(many)-1 || len(e.sendRequests(t, "demo")) != 2 {
 		t.Fatalf("%d sent, %d held back by fatigue, %d SendRequests; want 1, %d, 2", sent, fatigued, len(e.sendRequests(t, "demo")), len(many)-1)
+	}
+}
+
+// A mail scanner that follows every score link of an invitation records
+// nothing — no answer, no survey.responded, no detractor follow-up — and the
+// page asks the person to choose; the person's form answer then counts at
+// once. A person's lone tap counts too, once it has settled.
+func TestAMailScannerFollowingEveryLinkRecordsNothing(t *testing.T) {
+	e := newEnv(t, func(c *service.Config) { c.TapSettle = 10 * time.Second })
+	e.customer(t, "demo", "c-scan", "scan@example.com", "", "en")
+	e.customer(t, "demo", "c-tap", "tap@example.com", "", "en")
+	ctx := context.Background()
+	for _, c := range []string{"c-scan", "c-tap"} {
+		if _, err := e.client.Invite(ctx, &surveyv1.InviteRequest{Tenant: "demo", SurveyId: "nps", Customer: &journeyv1.Customer{CustomerId: c}, Touchpoint: "order:" + c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs := e.sendRequests(t, "demo")
+	scan, lone := reqs[0].GetVariables(), reqs[1].GetVariables()
+
+	for s := 0; s <= 10; s++ {
+		code, body := pageGet(t, scan["score_url_"+strconv.Itoa(s)], "")
+		if code != 200 || (s > 0 && !strings.Contains(body, "choose yours")) {
+			t.Fatalf("scanner's GET of score %d = %d\n%s", s, code, body)
+		}
+	}
+	inv, err := e.client.GetInvitation(ctx, &surveyv1.GetInvitationRequest{Tenant: "demo", InvitationId: scan["invitation_id"]})
+	if err != nil || inv.GetInvitation().GetAnswer() != nil {
+		t.Fatalf("after the scanner: %v, %v; want no answer", inv, err)
+	}
+	// The person answers in the form: recorded and published at once.
+	if code, _ := pagePost(t, scan["survey_url"], map[string]string{"score": "9"}); code != 200 {
+		t.Fatalf("form answer: %d", code)
+	}
+	poll.Until(t, 10*time.Second, "the person's answer published", func() bool {
+		for _, ev := range e.journey(t, "demo", "survey.responded") {
+			if ev.GetSurveyResponded().GetInvitationId() == scan["invitation_id"] {
+				return ev.GetSurveyResponded().GetScore() == 9
+			}
+		}
+		return false
+	})
+
+	// A lone tap is recorded, and published once it settled.
+	if code, _ := pageGet(t, lone["score_url_3"], ""); code != 200 {
+		t.Fatalf("lone tap: %d", code)
+	}
+	published := func() bool {
+		for _, ev := range e.journey(t, "demo", "survey.responded") {
+			if ev.GetSurveyResponded().GetInvitationId() == lone["invitation_id"] {
+				return true
+			}
+		}
+		return false
+	}
+	if published() {
+		t.Fatal("a tap was published before it settled")
+	}
+	e.clock.advance(11 * time.Second)
+	poll.Until(t, 30*time.Second, "the settled tap published", published)
+	if n := len(e.journey(t, "demo", "survey.responded")); n != 2 {
+		t.Fatalf("%d survey.responded events, want 2 (nothing from the scanner)", n)
 	}
 }

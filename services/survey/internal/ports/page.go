@@ -214,7 +214,15 @@ func (p *Page) get(w http.ResponseWriter, r *http.Request) {
 		// comment. A second tap on the same score changes nothing. A HEAD
 		// (link checkers) records nothing.
 		score := pg.Claims.Score
-		pg, _, err = p.app.Respond(r.Context(), tok, invitation.Submission{Score: &score})
+		pg, _, err = p.app.Respond(r.Context(), tok, invitation.Submission{Score: &score, Tap: true, Settle: p.app.TapSettle()})
+		if errors.Is(err, invitation.ErrScanned) {
+			// Taps on several scores at once: a scanner, not a person.
+			// Nothing is recorded; the person chooses in the form.
+			v := base(pg, tok)
+			v.View, v.Error = "score", texts[lang(pg.Invitation.Locale)].Choose
+			p.render(w, http.StatusOK, v)
+			return
+		}
 		if err != nil {
 			p.fail(w, r, pg, err)
 			return

@@ -54,6 +54,10 @@ type Config struct {
 	// FatiguePeriod: a customer is invited at most once in it, across
 	// surveys and channels, unless the invitation is transactional.
 	FatiguePeriod time.Duration `env:"SURVEY_FATIGUE_PERIOD" envDefault:"720h"`
+	// TapSettle is how long a score from a one-tap link waits before it
+	// counts and is published: taps on other scores within it are a mail
+	// scanner following every link, and are not recorded.
+	TapSettle time.Duration `env:"SURVEY_TAP_SETTLE" envDefault:"10s"`
 	// DefaultLocale is used when neither the request nor the profile
 	// names one.
 	DefaultLocale string `env:"SURVEY_DEFAULT_LOCALE" envDefault:"fa"`
@@ -84,6 +88,8 @@ func (c *Config) Check() (key []byte, shops map[string]string, err error) {
 	switch {
 	case c.LinkTTL <= 0:
 		return nil, nil, errors.New("config: SURVEY_LINK_TTL must be positive")
+	case c.TapSettle < 0 || c.TapSettle > time.Hour:
+		return nil, nil, errors.New("config: SURVEY_TAP_SETTLE must be between 0 and 1h")
 	case c.FatiguePeriod < 0 || c.FatiguePeriod > topology.SurveyFatigueTTL:
 		return nil, nil, fmt.Errorf("config: SURVEY_FATIGUE_PERIOD must be between 0 and %v", topology.SurveyFatigueTTL)
 	case c.DefaultLocale != "fa" && c.DefaultLocale != "en":
@@ -160,7 +166,7 @@ func NewApplication(ctx context.Context, cfg Config, nc *nats.Conn, js jetstream
 		return nil, err
 	}
 	index := kpi.NewIndex()
-	a, err := app.New(app.Config{PublicURL: cfg.PublicURL, FatiguePeriod: cfg.FatiguePeriod, LinkTTL: cfg.LinkTTL, DefaultLocale: cfg.DefaultLocale,
+	a, err := app.New(app.Config{PublicURL: cfg.PublicURL, FatiguePeriod: cfg.FatiguePeriod, TapSettle: cfg.TapSettle, LinkTTL: cfg.LinkTTL, DefaultLocale: cfg.DefaultLocale,
 		ShopNames: shops, ProfileTimeout: cfg.ProfileTimeout}, defs, invs, fatigue, profiles, out, signer, index, now)
 	if err != nil {
 		profiles.Close()
@@ -212,8 +218,8 @@ func (s *Application) WatchIndex(ctx context.Context) error {
 // republishInterval is how often answers left unpublished are published;
 // republishGrace keeps the loop off answers whose publish is in flight.
 const (
-	republishInterval = 30 * time.Second
-	republishGrace    = 10 * time.Second
+	republishInterval = 5 * time.Second
+	republishGrace    = 5 * time.Second
 )
 
 func (s *Application) republishLoop(ctx context.Context) {

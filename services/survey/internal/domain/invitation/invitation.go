@@ -111,7 +111,17 @@ type Answer struct {
 	Changed bool `json:"changed,omitempty"`
 	// Published is the latest revision published as survey.responded.
 	Published int `json:"published,omitempty"`
+	// SettleAt is set while the answer is a one-tap score not yet
+	// settled: a link followed from a mail, which may be a security
+	// scanner following every link. It is published (and counted as a
+	// person's) only once SettleAt passes without a tap on another score,
+	// or when the person goes on in the form.
+	SettleAt time.Time `json:"settle_at,omitzero"`
 }
+
+// Settled reports whether the answer is a person's at now: not a one-tap
+// score still inside its settling time.
+func (a *Answer) Settled(now time.Time) bool { return a.SettleAt.IsZero() || !now.Before(a.SettleAt) }
 
 // Invitation is one customer invited to one survey about one touchpoint.
 type Invitation struct {
@@ -135,6 +145,10 @@ type Invitation struct {
 	// Locale is the locale of the definition text chosen.
 	Locale string `json:"locale"`
 	Status Status `json:"status"`
+	// TapsIgnoredUntil is set when taps on several scores came at once (a
+	// scanner following every link): until then taps record nothing, and
+	// the page asks for the score in its form.
+	TapsIgnoredUntil time.Time `json:"taps_ignored_until,omitzero"`
 	// Reason is set when Status is Suppressed.
 	Reason Reason `json:"reason,omitempty"`
 	// NotificationID is the notification that carries it.
@@ -209,6 +223,8 @@ const (
 	Completed
 	// Changed: the one change the customer may make.
 	Changed
+	// Withdrawn: an unsettled one-tap score taken back (see ErrScanned).
+	Withdrawn
 )
 
 // Submission is one answer from the page: a score (nil when only a
@@ -216,7 +232,17 @@ const (
 type Submission struct {
 	Score   *int
 	Comment *string
+	// Tap marks a score from a one-tap link (a GET), which a mail
+	// scanner may have followed; Settle is how long such a score waits
+	// before it counts.
+	Tap    bool
+	Settle time.Duration
 }
+
+// ErrScanned: taps on several scores came within one settling time, as a
+// scanner following every link of a mail does; nothing was recorded, and
+// the page asks the person to choose.
+var ErrScanned = errors.New("invitation: several scores were tapped at once; choose one on the page")
 
 // Respond applies a submission to inv at now, checking the score against
 // def. The first answer needs a score; adding the comment to it is part of
@@ -242,11 +268,42 @@ func (inv *Invitation) Respond(def survey.Definition, s Submission, segments []s
 		s.Comment = &c
 	}
 	a := inv.Answer
+	if s.Tap && now.Before(inv.TapsIgnoredUntil) {
+		return Unchanged, ErrScanned
+	}
+	if a != nil && !a.Settled(now) {
+		switch {
+		case s.Tap && s.Score != nil && *s.Score != a.Score:
+			// Another score tapped while the first still settles: a scanner
+			// going through the links. Withdraw the unsettled tap (it was
+			// never published), ignore the scanner's further taps for as
+			// long again, and let the person answer in the form.
+			inv.Answer, inv.Status = nil, Sent
+			inv.TapsIgnoredUntil = now.Add(s.Settle)
+			return Withdrawn, ErrScanned
+		case s.Tap:
+			return Unchanged, nil
+		}
+		// The person went on in the form: the tap was theirs, and what
+		// they send now is still their first answer, not a change.
+		a.SettleAt = time.Time{}
+		if s.Score != nil {
+			a.Score = *s.Score
+		}
+		if s.Comment != nil {
+			a.setComment(*s.Comment)
+		}
+		a.UpdatedAt = now
+		return First, nil
+	}
 	if a == nil {
 		if s.Score == nil {
 			return Unchanged, ErrNoScore
 		}
 		a = &Answer{Score: *s.Score, RespondedAt: now, UpdatedAt: now, Revision: 1, Segments: segments}
+		if s.Tap && s.Settle > 0 {
+			a.SettleAt = now.Add(s.Settle)
+		}
 		if s.Comment != nil {
 			a.setComment(*s.Comment)
 		}

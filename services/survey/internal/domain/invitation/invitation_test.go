@@ -72,3 +72,58 @@ func TestRespondFirstCompleteChangeOnce(t *testing.T) {
 		t.Fatal("a suppressed invitation must not take answers")
 	}
 }
+
+// A one-tap score settles before it counts: a scanner tapping every score
+// at once records nothing (and its later taps are ignored for a while), a
+// person's tap counts once settled, and a person going on in the form
+// makes the tap theirs at once.
+func TestOneTapScoresSettle(t *testing.T) {
+	t.Parallel()
+	def, _ := survey.Default("nps")
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	const settle = 10 * time.Second
+	tap := func(inv *Invitation, score int, at time.Time) (Outcome, error) {
+		return inv.Respond(def, Submission{Score: ptr(score), Tap: true, Settle: settle}, nil, at)
+	}
+
+	scanned := &Invitation{Status: Sent}
+	if out, err := tap(scanned, 0, now); err != nil || out != First || scanned.Answer.Settled(now) {
+		t.Fatalf("first tap = %v, %v; settled %v", out, err, scanned.Answer.Settled(now))
+	}
+	if out, err := tap(scanned, 1, now.Add(200*time.Millisecond)); !errors.Is(err, ErrScanned) || out != Withdrawn || scanned.Answer != nil || scanned.Status != Sent {
+		t.Fatalf("second score tapped at once = %v, %v; answer %v", out, err, scanned.Answer)
+	}
+	for s := 2; s <= 10; s++ {
+		if _, err := tap(scanned, s, now.Add(time.Duration(s)*100*time.Millisecond)); !errors.Is(err, ErrScanned) || scanned.Answer != nil {
+			t.Fatalf("scanner's tap on %d = %v; answer %v", s, err, scanned.Answer)
+		}
+	}
+	// The person, in the form, during the scanner's window: recorded.
+	if out, err := scanned.Respond(def, Submission{Score: ptr(9)}, nil, now.Add(2*time.Second)); err != nil || out != First || !scanned.Answer.Settled(now) {
+		t.Fatalf("form answer after a scan = %v, %v", out, err)
+	}
+
+	person := &Invitation{Status: Sent}
+	if _, err := tap(person, 9, now); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tap(person, 9, now.Add(time.Second)); err != nil || out != Unchanged {
+		t.Fatalf("the same tap again = %v, %v", out, err)
+	}
+	if !person.Answer.Settled(now.Add(settle)) || person.Answer.Changed {
+		t.Fatalf("a lone tap did not settle: %+v", person.Answer)
+	}
+	// Settled, another score is the person's one change.
+	if out, err := tap(person, 7, now.Add(time.Minute)); err != nil || out != Changed {
+		t.Fatalf("a change after settling = %v, %v", out, err)
+	}
+
+	commented := &Invitation{Status: Sent}
+	if _, err := tap(commented, 3, now); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := commented.Respond(def, Submission{Comment: ptr("late delivery")}, nil, now.Add(3*time.Second)); err != nil || out != First ||
+		!commented.Answer.Settled(now.Add(3*time.Second)) || commented.Answer.Revision != 1 || commented.Answer.Changed {
+		t.Fatalf("the comment while the tap settles = %v, %v: %+v", out, err, commented.Answer)
+	}
+}
