@@ -18,6 +18,9 @@ const (
 	// SurveyFatigueBucket holds when each customer was last invited, under
 	// <tenant>.<customer key>, for fatigue control.
 	SurveyFatigueBucket = "SURVEY_FATIGUE"
+	// SurveyOutcomesConsumer is the survey service's durable consumer of
+	// the notification service's failed and suppressed events on JOURNEY.
+	SurveyOutcomesConsumer = "survey-outcomes"
 	// SurveyConsumer is the survey service's durable consumer of the
 	// SURVEY_INVITATIONS work queue.
 	SurveyConsumer = "survey"
@@ -54,6 +57,12 @@ func Survey(o Options) Set {
 			{Stream: SurveyInvitations, Config: jetstream.ConsumerConfig{
 				Durable: SurveyConsumer, Description: "survey service: turns invitation requests into invitations",
 				FilterSubject: "cx.*.survey.invite", DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckExplicitPolicy,
+				AckWait: 30 * time.Second, MaxDeliver: -1, MaxAckPending: 1000, Replicas: o.Replicas,
+			}},
+			{Stream: Journey, Config: jetstream.ConsumerConfig{
+				Durable: SurveyOutcomesConsumer, Description: "survey service: invitations whose message was held back or failed",
+				FilterSubjects: []string{"cx.*.journey.notification.failed", "cx.*.journey.notification.suppressed"},
+				DeliverPolicy:  jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckExplicitPolicy,
 				AckWait: 30 * time.Second, MaxDeliver: -1, MaxAckPending: 1000, Replicas: o.Replicas,
 			}},
 		},

@@ -162,6 +162,9 @@ const (
 	SuppressionReason_SUPPRESSION_REASON_FATIGUE SuppressionReason = 1
 	// No channel is both reachable and consented to.
 	SuppressionReason_SUPPRESSION_REASON_NO_CHANNEL SuppressionReason = 2
+	// The notification service held the message back (no consent on any
+	// allowed channel, an unsubscribe, a frequency cap); detail says why.
+	SuppressionReason_SUPPRESSION_REASON_NOT_DELIVERED SuppressionReason = 3
 )
 
 // Enum value maps for SuppressionReason.
@@ -170,11 +173,13 @@ var (
 		0: "SUPPRESSION_REASON_UNSPECIFIED",
 		1: "SUPPRESSION_REASON_FATIGUE",
 		2: "SUPPRESSION_REASON_NO_CHANNEL",
+		3: "SUPPRESSION_REASON_NOT_DELIVERED",
 	}
 	SuppressionReason_value = map[string]int32{
-		"SUPPRESSION_REASON_UNSPECIFIED": 0,
-		"SUPPRESSION_REASON_FATIGUE":     1,
-		"SUPPRESSION_REASON_NO_CHANNEL":  2,
+		"SUPPRESSION_REASON_UNSPECIFIED":   0,
+		"SUPPRESSION_REASON_FATIGUE":       1,
+		"SUPPRESSION_REASON_NO_CHANNEL":    2,
+		"SUPPRESSION_REASON_NOT_DELIVERED": 3,
 	}
 )
 
@@ -1348,7 +1353,10 @@ type Invitation struct {
 	// When its response link stops working.
 	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	// The answer; absent until answered.
-	Answer        *Answer `protobuf:"bytes,13,opt,name=answer,proto3" json:"answer,omitempty"`
+	Answer *Answer `protobuf:"bytes,13,opt,name=answer,proto3" json:"answer,omitempty"`
+	// Why the invitation was suppressed or failed, in the notification
+	// service's words, when it came from there.
+	Detail        string `protobuf:"bytes,14,opt,name=detail,proto3" json:"detail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1472,6 +1480,13 @@ func (x *Invitation) GetAnswer() *Answer {
 		return x.Answer
 	}
 	return nil
+}
+
+func (x *Invitation) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
 }
 
 // Answer is a customer's response to an invitation. A second answer to the
@@ -2359,7 +2374,7 @@ const file_cx_survey_v1_survey_proto_rawDesc = "" +
 	"\x15GetInvitationResponse\x128\n" +
 	"\n" +
 	"invitation\x18\x01 \x01(\v2\x18.cx.survey.v1.InvitationR\n" +
-	"invitation\"\xf7\x04\n" +
+	"invitation\"\x8f\x05\n" +
 	"\n" +
 	"Invitation\x12#\n" +
 	"\rinvitation_id\x18\x01 \x01(\tR\finvitationId\x12\x1b\n" +
@@ -2379,7 +2394,8 @@ const file_cx_survey_v1_survey_proto_rawDesc = "" +
 	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"expires_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12,\n" +
-	"\x06answer\x18\r \x01(\v2\x14.cx.survey.v1.AnswerR\x06answer\"\x81\x02\n" +
+	"\x06answer\x18\r \x01(\v2\x14.cx.survey.v1.AnswerR\x06answer\x12\x16\n" +
+	"\x06detail\x18\x0e \x01(\tR\x06detail\"\x81\x02\n" +
 	"\x06Answer\x12\x14\n" +
 	"\x05score\x18\x01 \x01(\x05R\x05score\x12\x18\n" +
 	"\acomment\x18\x02 \x01(\tR\acomment\x125\n" +
@@ -2461,11 +2477,12 @@ const file_cx_survey_v1_survey_proto_rawDesc = "" +
 	"\x1cINVITATION_STATUS_SUPPRESSED\x10\x03\x12\x1c\n" +
 	"\x18INVITATION_STATUS_FAILED\x10\x04\x12\x1f\n" +
 	"\x1bINVITATION_STATUS_RESPONDED\x10\x05\x12\x1d\n" +
-	"\x19INVITATION_STATUS_EXPIRED\x10\x06*z\n" +
+	"\x19INVITATION_STATUS_EXPIRED\x10\x06*\xa0\x01\n" +
 	"\x11SuppressionReason\x12\"\n" +
 	"\x1eSUPPRESSION_REASON_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aSUPPRESSION_REASON_FATIGUE\x10\x01\x12!\n" +
-	"\x1dSUPPRESSION_REASON_NO_CHANNEL\x10\x02*m\n" +
+	"\x1dSUPPRESSION_REASON_NO_CHANNEL\x10\x02\x12$\n" +
+	" SUPPRESSION_REASON_NOT_DELIVERED\x10\x03*m\n" +
 	"\tSentiment\x12\x19\n" +
 	"\x15SENTIMENT_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SENTIMENT_POSITIVE\x10\x01\x12\x15\n" +

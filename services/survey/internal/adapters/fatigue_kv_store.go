@@ -43,6 +43,15 @@ func (s *FatigueKVStore) Get(ctx context.Context, tenant, customerKey string) (a
 	return c, rev, err
 }
 
+// Release implements app.FatigueStore.
+func (s *FatigueKVStore) Release(ctx context.Context, tenant, customerKey string, rev uint64) error {
+	err := s.kv.Delete(ctx, fatigueKey(tenant, customerKey), jetstream.LastRevision(rev))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	return err
+}
+
 // Put implements app.FatigueStore.
 func (s *FatigueKVStore) Put(ctx context.Context, tenant, customerKey string, c app.FatigueClaim, rev uint64) error {
 	_, err := putJSON(ctx, s.kv, fatigueKey(tenant, customerKey), c, rev)

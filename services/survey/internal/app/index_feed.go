@@ -10,7 +10,7 @@ import (
 func Entry(inv invitation.Invitation) kpi.Entry {
 	e := kpi.Entry{Tenant: inv.Tenant, InvitationID: inv.ID, SurveyID: inv.SurveyID, Kind: inv.Kind,
 		Agreement: inv.Kind == survey.CES && inv.CesForm == survey.Agreement, Touchpoint: inv.Touchpoint,
-		Sent: inv.Status != invitation.Suppressed, CreatedAt: inv.CreatedAt, Segments: inv.Segments}
+		Sent: inv.Status != invitation.Suppressed && inv.Status != invitation.Failed, CreatedAt: inv.CreatedAt, Segments: inv.Segments}
 	if a := inv.Answer; a != nil {
 		e.Answered, e.RespondedAt, e.Score, e.Sentiment, e.Topics = true, a.RespondedAt, a.Score, a.Sentiment, a.Topics
 		if a.Segments != nil {

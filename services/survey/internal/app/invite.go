@@ -161,6 +161,9 @@ func (a *App) newInvitation(ctx context.Context, r InviteRequest, def survey.Def
 		if errors.Is(err, ErrConflict) || errors.Is(err, ErrExists) {
 			continue // another invitation claimed the customer: look again
 		}
+		if err == nil {
+			inv.FatigueKey = fatigueKey
+		}
 		return inv, err
 	}
 	return inv, ErrConflict

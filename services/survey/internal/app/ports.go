@@ -65,6 +65,8 @@ type FatigueStore interface {
 	// Put stores c at rev (0: create); ErrConflict when another
 	// invitation claimed the customer meanwhile.
 	Put(ctx context.Context, tenant, customerKey string, c FatigueClaim, rev uint64) error
+	// Release removes the claim if it is still at rev.
+	Release(ctx context.Context, tenant, customerKey string, rev uint64) error
 }
 
 // Profile is what the survey service reads of a customer's profile.

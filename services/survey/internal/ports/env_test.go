@@ -130,7 +130,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Cleanup(e.page.Close)
 
 	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{}, 2)
+	done := make(chan struct{}, 3)
 	go func() { _ = e.svc.WatchIndex(cctx); done <- struct{}{} }()
 	consumer, err := srv.JS.Consumer(ctx, topology.SurveyInvitations, topology.SurveyConsumer)
 	if err != nil {
@@ -141,7 +141,16 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 			Batch: 4, MaxWait: 50 * time.Millisecond, RetryDelay: 100 * time.Millisecond, Workers: 8}, e.svc.App, log)
 		done <- struct{}{}
 	}()
-	t.Cleanup(func() { cancel(); <-done; <-done })
+	outcomes, err := srv.JS.Consumer(ctx, topology.Journey, topology.SurveyOutcomesConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = journeystream.Consume(cctx, srv.JS, outcomes, journeystream.ConsumeConfig{Durable: topology.SurveyOutcomesConsumer, MaxDeliver: 5,
+			Batch: 10, MaxWait: 50 * time.Millisecond, RetryDelay: 100 * time.Millisecond}, ports.OutcomeHandler(e.svc.App), log)
+		done <- struct{}{}
+	}()
+	t.Cleanup(func() { cancel(); <-done; <-done; <-done })
 	select {
 	case <-e.svc.Ready:
 	case <-time.After(10 * time.Second):

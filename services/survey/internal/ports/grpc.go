@@ -250,7 +250,7 @@ func invitationProto(inv invitation.Invitation) *surveyv1.Invitation {
 	p := &surveyv1.Invitation{InvitationId: inv.ID, SurveyId: inv.SurveyID, SurveyVersion: int32(inv.SurveyVersion), Touchpoint: inv.Touchpoint,
 		Customer: &journeyv1.Customer{CustomerId: c.CustomerID, Email: c.Email, Phone: c.Phone, AnonymousId: c.AnonymousID},
 		Channel:  adapters.Channel(inv.Channel), Transactional: inv.Transactional, Status: surveyv1.InvitationStatus(inv.Status),
-		SuppressionReason: surveyv1.SuppressionReason(inv.Reason), CreatedAt: ts(inv.CreatedAt), ExpiresAt: ts(inv.ExpiresAt)}
+		SuppressionReason: surveyv1.SuppressionReason(inv.Reason), CreatedAt: ts(inv.CreatedAt), ExpiresAt: ts(inv.ExpiresAt), Detail: inv.Detail}
 	if inv.Status != invitation.Suppressed {
 		p.NotificationId = inv.NotificationID
 	}

@@ -348,3 +348,35 @@ func TestAMailScannerFollowingEveryLinkRecordsNothing(t *testing.T) {
 		t.Fatalf("%d survey.responded events, want 2 (nothing from the scanner)", n)
 	}
 }
+
+// What the notification service decides reaches the invitation: a message
+// held back (here for want of consent) makes it suppressed with the reason,
+// so it is not counted as sent, and the customer's fatigue period, claimed
+// for a message that never went out, is given back.
+func TestAnInvitationWhoseMessageWasHeldBackIsNotSent(t *testing.T) {
+	e := newEnv(t)
+	e.customer(t, "demo", "c-held", "held@example.com", "", "en")
+	ctx := context.Background()
+	r, err := e.client.Invite(ctx, &surveyv1.InviteRequest{Tenant: "demo", SurveyId: "nps", Customer: &journeyv1.Customer{CustomerId: "c-held"}, Touchpoint: "order:71"})
+	if err != nil || r.GetInvitation().GetStatus() != surveyv1.InvitationStatus_INVITATION_STATUS_SENT {
+		t.Fatalf("invite = %v, %v", r, err)
+	}
+	id := r.GetInvitation().GetInvitationId()
+	held := &journeyv1.JourneyEvent{Id: "n:survey:" + id + ":suppressed", Tenant: "demo", Type: "notification.suppressed", Source: "notification",
+		Customer: &journeyv1.Customer{CustomerId: "c-held"}, OccurredAt: timestamppb.Now(), ReceivedAt: timestamppb.Now(),
+		Payload: &journeyv1.JourneyEvent_NotificationSuppressed{NotificationSuppressed: &journeyv1.NotificationSuppressed{NotificationId: "survey:" + id, Reason: "no_consent"}}}
+	if a := e.pub.Publish(ctx, []*journeyv1.JourneyEvent{held})[0]; a.Err != nil {
+		t.Fatal(a.Err)
+	}
+	poll.Until(t, 10*time.Second, "the invitation marked not sent", func() bool {
+		g, err := e.client.GetInvitation(ctx, &surveyv1.GetInvitationRequest{Tenant: "demo", InvitationId: id})
+		inv := g.GetInvitation()
+		return err == nil && inv.GetStatus() == surveyv1.InvitationStatus_INVITATION_STATUS_SUPPRESSED &&
+			inv.GetSuppressionReason() == surveyv1.SuppressionReason_SUPPRESSION_REASON_NOT_DELIVERED && inv.GetDetail() == "no_consent"
+	})
+	// The fatigue period is free again: the next invitation goes out.
+	r, err = e.client.Invite(ctx, &surveyv1.InviteRequest{Tenant: "demo", SurveyId: "csat-delivery", Customer: &journeyv1.Customer{CustomerId: "c-held"}, Touchpoint: "order:72"})
+	if err != nil || r.GetInvitation().GetStatus() != surveyv1.InvitationStatus_INVITATION_STATUS_SENT {
+		t.Fatalf("the next invitation = %v, %v; want sent, the period given back", r, err)
+	}
+}

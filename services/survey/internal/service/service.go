@@ -281,6 +281,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	outcomes, err := conn.JS.Consumer(ctx, topology.Journey, topology.SurveyOutcomesConsumer)
+	if err != nil {
+		return err
+	}
 	grpcSrv, health := grpcserver.New()
 	s.Register(grpcSrv)
 	defer health.Shutdown()
@@ -308,5 +312,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 				MaxDeliver: topology.SurveyMaxDeliver, Batch: 8, MaxWait: time.Second, RetryDelay: time.Second, Workers: 32}, s.App, log)
 		},
 		journeystream.WatchLag(invites, topology.SurveyConsumer, 5*time.Second),
+		func(ctx context.Context) error {
+			return journeystream.Consume(ctx, conn.JS, outcomes, journeystream.ConsumeConfig{Durable: topology.SurveyOutcomesConsumer,
+				MaxDeliver: topology.SurveyMaxDeliver, Batch: 100, MaxWait: time.Second, RetryDelay: time.Second}, ports.OutcomeHandler(s.App), log)
+		},
+		journeystream.WatchLag(outcomes, topology.SurveyOutcomesConsumer, 5*time.Second),
 	)
 }

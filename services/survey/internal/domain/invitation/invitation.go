@@ -46,6 +46,9 @@ const (
 	Fatigue
 	// NoChannel: no email address or phone number to send to.
 	NoChannel
+	// NotDelivered: the notification service held the message back
+	// (consent, an unsubscribe, a cap); Detail says why.
+	NotDelivered
 )
 
 // Channel is a way to reach a customer, numbered as cx.journey.v1.Channel.
@@ -149,6 +152,12 @@ type Invitation struct {
 	// scanner following every link): until then taps record nothing, and
 	// the page asks for the score in its form.
 	TapsIgnoredUntil time.Time `json:"taps_ignored_until,omitzero"`
+	// Detail is why it was suppressed or failed, in the notification
+	// service's words, when that decided it.
+	Detail string `json:"detail,omitempty"`
+	// FatigueKey is the customer key whose fatigue period this invitation
+	// claimed, so a message that never went out can give it back.
+	FatigueKey string `json:"fatigue_key,omitempty"`
 	// Reason is set when Status is Suppressed.
 	Reason Reason `json:"reason,omitempty"`
 	// NotificationID is the notification that carries it.
