@@ -174,7 +174,16 @@ func (r *KVRepository) ProfileIDOf(ctx context.Context, tenant, identityKeyHash 
 
 // TenantExists reports whether a tenant has had any profile: its marker is
 // written with its first commit.
+//
+// A marker is never removed, so a tenant once seen is remembered in the
+// process: reads do not pay a bucket round trip each to learn it again.
 func (r *KVRepository) TenantExists(ctx context.Context, tenant string) (bool, error) {
+	r.mu.Lock()
+	known := r.tenants[tenant]
+	r.mu.Unlock()
+	if known {
+		return true, nil
+	}
 	_, err := r.kv.Get(ctx, tenantKey(tenant))
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
@@ -182,6 +191,9 @@ func (r *KVRepository) TenantExists(ctx context.Context, tenant string) (bool, e
 	case err != nil:
 		return false, fmt.Errorf("profile store: %w", err)
 	}
+	r.mu.Lock()
+	r.tenants[tenant] = true
+	r.mu.Unlock()
 	return true, nil
 }
 
