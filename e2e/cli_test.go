@@ -20,7 +20,7 @@ func (s *system) cli(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	all := append([]string{"-tenant", tenant, "-api", s.api, "-key", apiKey, "-nats", s.nats.URL,
 		"-profile-addr", s.profileAddr, "-trigger-addr", s.triggerAddr, "-survey-addr", s.surveyAddr}, args...)
-	cmd := exec.Command(bins["bazgasht"], all...)
+	cmd := exec.Command(*bins["bazgasht"], all...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

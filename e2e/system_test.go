@@ -12,8 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -35,30 +33,19 @@ import (
 	"github.com/bazgasht/bazgasht/platform/topology"
 )
 
-// bins are the five services, built once from this repository.
-var bins = map[string]string{}
+// bins are the five services and the CLI, built once from this
+// repository: the paths of their binaries, by name.
+var bins = map[string]*string{}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bazgasht-e2e")
-	if err != nil {
-		panic(err)
-	}
+	pkgs := map[string]*string{}
 	for _, svc := range []string{"ingest", "profile", "trigger", "survey", "notification"} {
-		bins[svc] = filepath.Join(dir, svc)
-		pkg := "github.com/bazgasht/bazgasht/services/" + svc + "/cmd/" + svc
-		if out, err := exec.Command("go", "build", "-o", bins[svc], pkg).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", svc, err, out)
-			os.Exit(1)
-		}
+		bins[svc] = new(string)
+		pkgs["github.com/bazgasht/bazgasht/services/"+svc+"/cmd/"+svc] = bins[svc]
 	}
-	bins["bazgasht"] = filepath.Join(dir, "bazgasht")
-	if out, err := exec.Command("go", "build", "-o", bins["bazgasht"], "github.com/bazgasht/bazgasht/cli/cmd/bazgasht").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the CLI: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	bins["bazgasht"] = new(string)
+	pkgs["github.com/bazgasht/bazgasht/cli/cmd/bazgasht"] = bins["bazgasht"]
+	os.Exit(proctest.RunWithBinaries(m, pkgs))
 }
 
 const (
@@ -148,7 +135,7 @@ func start(t testing.TB, extra ...string) *system {
 	run := func(name string, admin string, env ...string) {
 		s.admins[name] = admin
 		// extra comes last: a caller's setting wins over the defaults here.
-		p := proctest.Start(t, bins[name], append(append(append([]string{}, base...), env...), extra...)...)
+		p := proctest.Start(t, *bins[name], append(append(append([]string{}, base...), env...), extra...)...)
 		p.WaitReady(t, "http://"+admin+"/readyz", 30*time.Second)
 	}
 

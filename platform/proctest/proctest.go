@@ -32,6 +32,27 @@ func Build(t testing.TB, pkg string) string {
 	return out
 }
 
+// RunWithBinaries is a TestMain for tests that start real binaries: it
+// builds each main package (import path -> where to put the binary's path)
+// into one temporary directory, runs the tests, removes the directory and
+// returns the exit code.
+func RunWithBinaries(m *testing.M, bins map[string]*string) int {
+	dir, err := os.MkdirTemp("", "bazgasht-bins")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "proctest:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	for pkg, path := range bins {
+		*path = filepath.Join(dir, filepath.Base(pkg))
+		if out, err := exec.Command("go", "build", "-o", *path, pkg).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "proctest: go build %s: %v\n%s", pkg, err, out)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
 // FreeAddr returns a 127.0.0.1 address with a port nothing listens on now.
 func FreeAddr(t testing.TB) string {
 	t.Helper()

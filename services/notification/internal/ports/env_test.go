@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -41,18 +39,7 @@ import (
 var profileBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "notification-test")
-	if err != nil {
-		panic(err)
-	}
-	profileBin = filepath.Join(dir, "profile")
-	if out, err := exec.Command("go", "build", "-o", profileBin, "github.com/bazgasht/bazgasht/services/profile/cmd/profile").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the profile service: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(proctest.RunWithBinaries(m, map[string]*string{"github.com/bazgasht/bazgasht/services/profile/cmd/profile": &profileBin}))
 }
 
 const (

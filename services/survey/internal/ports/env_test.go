@@ -2,15 +2,12 @@ package ports_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -42,18 +39,7 @@ import (
 var profileBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "survey-test")
-	if err != nil {
-		panic(err)
-	}
-	profileBin = filepath.Join(dir, "profile")
-	if out, err := exec.Command("go", "build", "-o", profileBin, "github.com/bazgasht/bazgasht/services/profile/cmd/profile").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the profile service: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(proctest.RunWithBinaries(m, map[string]*string{"github.com/bazgasht/bazgasht/services/profile/cmd/profile": &profileBin}))
 }
 
 const testKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"

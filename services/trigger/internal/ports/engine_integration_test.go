@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -34,18 +32,7 @@ import (
 var profileBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "trigger-test")
-	if err != nil {
-		panic(err)
-	}
-	profileBin = filepath.Join(dir, "profile")
-	if out, err := exec.Command("go", "build", "-o", profileBin, "github.com/bazgasht/bazgasht/services/profile/cmd/profile").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the profile service: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(proctest.RunWithBinaries(m, map[string]*string{"github.com/bazgasht/bazgasht/services/profile/cmd/profile": &profileBin}))
 }
 
 // env is the trigger engine over a real in-process nats-server, with the
