@@ -28,6 +28,7 @@ import (
 	profilev1 "github.com/bazgasht/bazgasht/gen/cx/profile/v1"
 	"github.com/bazgasht/bazgasht/platform/journeystream"
 	"github.com/bazgasht/bazgasht/platform/natstest"
+	"github.com/bazgasht/bazgasht/platform/poll"
 	"github.com/bazgasht/bazgasht/platform/redisconn"
 	"github.com/bazgasht/bazgasht/platform/redistest"
 	"github.com/bazgasht/bazgasht/platform/topology"
@@ -367,8 +368,7 @@ func (s *benchService) publish(tb testing.TB, evs []*journeyv1.JourneyEvent) {
 
 // settle waits until the profile consumer has folded and acknowledged
 // everything JOURNEY holds, the segment announcements the fold itself
-// published included, and returns the stream's last sequence. It polls the
-// server every 5 ms.
+// published included, and returns the stream's last sequence.
 func (s *benchService) settle(tb testing.TB, timeout time.Duration) uint64 {
 	tb.Helper()
 	ctx := context.Background()
@@ -380,20 +380,19 @@ func (s *benchService) settle(tb testing.TB, timeout time.Duration) uint64 {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	deadline := time.Now().Add(timeout)
-	for {
+	var last uint64
+	poll.Until(tb, timeout, "the profile consumer settling", func() bool {
 		// The stream first: a consumer with nothing delivered and nothing
 		// pending cannot be making more announcements.
 		si, err1 := st.Info(ctx)
 		ci, err2 := cons.Info(ctx)
 		if err1 == nil && err2 == nil && ci.NumPending == 0 && ci.NumAckPending == 0 && ci.AckFloor.Stream >= si.State.LastSeq {
-			return si.State.LastSeq
+			last = si.State.LastSeq
+			return true
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("profile consumer did not settle in %v: %v %v; stream %+v, consumer %+v", timeout, err1, err2, si, ci)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return false
+	})
+	return last
 }
 
 // deadLetters is how many messages DEADLETTER holds.
