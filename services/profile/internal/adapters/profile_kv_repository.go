@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -205,8 +206,8 @@ func (r *KVRepository) load(ctx context.Context, key string) (*profile.Profile, 
 	if err != nil {
 		return nil, 0, fmt.Errorf("profile store: %w", err)
 	}
-	p := &profile.Profile{}
-	if err := json.Unmarshal(e.Value(), p); err != nil {
+	p, err := decodeProfile(e.Value())
+	if err != nil {
 		return nil, 0, fmt.Errorf("profile store: %s is not a profile: %w", key, err)
 	}
 	return p, e.Revision(), nil
@@ -255,13 +256,13 @@ func (r *KVRepository) forget() {
 // the later ones unwritten, so an absorbed profile is never deleted before
 // its survivor holds its history, and a retry converges: every write is
 // idempotent.
-func (r *KVRepository) Commit(ctx context.Context, tenant string, c profile.Changes) error {
+func (r *KVRepository) Commit(ctx context.Context, tenant string, c profile.Changes) ([]profile.Stored, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	err := r.commit(ctx, tenant, c)
+	stored, err := r.commit(ctx, tenant, c)
 	if err != nil {
 		r.forget()
-		return err
+		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -273,7 +274,7 @@ func (r *KVRepository) Commit(ctx context.Context, tenant string, c profile.Chan
 	}
 	r.tenants[tenant] = true
 	r.trim()
-	return nil
+	return stored, nil
 }
 
 // phase publishes a set of writes and waits for all of them.
@@ -316,31 +317,31 @@ func (ph *phase) wait(ctx context.Context) ([]uint64, error) {
 	return seqs, ph.err
 }
 
-func (r *KVRepository) commit(ctx context.Context, tenant string, c profile.Changes) error {
+func (r *KVRepository) commit(ctx context.Context, tenant string, c profile.Changes) ([]profile.Stored, error) {
 	// Phase 1: the profiles, each conditional on the revision it replaces.
 	p1 := &phase{r: r}
-	var written []*profile.Profile
+	written := make([]profile.Stored, 0, len(c.Profiles))
 	r.mu.Lock()
 	for id, p := range c.Profiles {
 		key := profileKey(tenant, id)
-		data, err := json.Marshal(p)
+		data, err := encodeProfile(p)
 		if err != nil {
 			r.mu.Unlock()
-			return err
+			return nil, fmt.Errorf("profile store: %w", err)
 		}
 		h := nats.Header{}
-		h.Set(jetstream.ExpectedLastSubjSeqHeader, fmt.Sprint(r.profiles[key].rev))
+		h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(r.profiles[key].rev, 10))
 		p1.put(key, data, h)
-		written = append(written, p)
+		written = append(written, profile.Stored{Profile: p, Data: data})
 	}
 	r.mu.Unlock()
 	seqs, err := p1.wait(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r.mu.Lock()
-	for i, p := range written {
-		r.profiles[profileKey(tenant, p.ID)] = cachedProfile{p: p, rev: seqs[i]}
+	for i, w := range written {
+		r.profiles[profileKey(tenant, w.Profile.ID)] = cachedProfile{p: w.Profile, rev: seqs[i]}
 	}
 	newTenant := !r.tenants[tenant]
 	r.mu.Unlock()
@@ -364,7 +365,7 @@ func (r *KVRepository) commit(ctx context.Context, tenant string, c profile.Chan
 		p2.put(memberKey(tenant, m.Segment, m.ProfileID), nil, del())
 	}
 	if _, err := p2.wait(ctx); err != nil {
-		return err
+		return nil, err
 	}
 
 	// Phase 3: absorbed profiles, now held by their survivors, go.
@@ -372,8 +373,10 @@ func (r *KVRepository) commit(ctx context.Context, tenant string, c profile.Chan
 	for id := range c.Absorbed {
 		p3.put(profileKey(tenant, id), nil, del())
 	}
-	_, err = p3.wait(ctx)
-	return err
+	if _, err := p3.wait(ctx); err != nil {
+		return nil, err
+	}
+	return written, nil
 }
 
 // Profiles yields every profile of tenant ("" for all tenants), read fresh.

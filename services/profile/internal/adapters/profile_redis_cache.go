@@ -2,7 +2,6 @@ package adapters
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -155,9 +154,9 @@ func (c *RedisCache) Profile(ctx context.Context, tenant, id string, load func(c
 			if p == nil {
 				return "", 0, "", errors.New("profile cache: load returned no profile and no error")
 			}
-			b, err := json.Marshal(p)
+			b, err := encodeProfile(p)
 			if err != nil {
-				return "", 0, "", fmt.Errorf("profile cache: encode: %w", err)
+				return "", 0, "", fmt.Errorf("profile cache: %w", err)
 			}
 			// at store may answer for a merged-away id with the survivor:
 			// cache it under its own key, where its write-throughs go.
@@ -168,8 +167,8 @@ func (c *RedisCache) Profile(ctx context.Context, tenant, id string, load func(c
 			return cacheEntry(p.Revision, string(b)), p.Revision, at, nil
 		},
 		decode: func(payload string) (*profile.Profile, error) {
-			p := new(profile.Profile)
-			if err := json.Unmarshal([]byte(payload), p); err != nil {
+			p, err := decodeProfile([]byte(payload))
+			if err != nil {
 				return nil, fmt.Errorf("profile cache: decode: %w", err)
 			}
 			return p, nil
@@ -191,21 +190,26 @@ func (c *RedisCache) Identity(ctx context.Context, tenant, key string, load func
 	return cacheReadThrough(ctx, c, tenant, k, cd, load)
 }
 
-// Store writes p through to Redis after its commit. When Redis cannot take
-// it, the key goes dirty and is not trusted until it is fenced.
-func (c *RedisCache) Store(ctx context.Context, ps ...*profile.Profile) {
+// Store writes profiles through to Redis after their commit, as the store
+// holds them (their Data; encoded here when it is empty). When Redis cannot
+// take one, its key goes dirty and is not trusted until it is fenced.
+func (c *RedisCache) Store(ctx context.Context, ps ...profile.Stored) {
 	ws := make([]cacheWrite, 0, len(ps))
-	for _, p := range ps {
+	for _, s := range ps {
+		p := s.Profile
 		if p == nil || !cacheTenantOK(p.Tenant) {
 			continue
 		}
 		key := c.profileKey(p.Tenant, p.ID)
 		c.forget(key)
-		b, err := json.Marshal(p)
-		if err != nil {
-			c.log.Error("profile cache: encode profile", "err", err)
-			c.markDirty(key, p.Revision)
-			continue
+		b := s.Data
+		if len(b) == 0 {
+			var err error
+			if b, err = encodeProfile(p); err != nil {
+				c.log.Error("profile cache: encode profile", "err", err)
+				c.markDirty(key, p.Revision)
+				continue
+			}
 		}
 		ws = append(ws, cacheWrite{key: key, rev: p.Revision, value: cacheEntry(p.Revision, string(b))})
 	}

@@ -400,7 +400,7 @@ func TestWriteThroughKeepsReadersCurrent(t *testing.T) {
 			p, err := e.readProfile(t, "shop-a", "p_1")
 			wantRevision(t, p, err, 1)
 			e.store.commit(t, atRevision("shop-a", "p_1", 2))
-			e.cache.Store(ctx, atRevision("shop-a", "p_1", 2))
+			e.cache.Store(ctx, profile.Stored{Profile: atRevision("shop-a", "p_1", 2)})
 			p, err = e.readProfile(t, "shop-a", "p_1")
 			wantRevision(t, p, err, 2)
 			if got := e.store.loads.Load(); got != 1 {
@@ -423,8 +423,8 @@ func TestWriteThroughKeepsReadersCurrent(t *testing.T) {
 			}
 		}},
 		{name: "an older revision stored after a newer one is ignored", run: func(t *testing.T, e cacheEnv) {
-			e.cache.Store(ctx, atRevision("shop-a", "p_1", 3))
-			e.cache.Store(ctx, atRevision("shop-a", "p_1", 2))
+			e.cache.Store(ctx, profile.Stored{Profile: atRevision("shop-a", "p_1", 3)})
+			e.cache.Store(ctx, profile.Stored{Profile: atRevision("shop-a", "p_1", 2)})
 			p, err := e.readProfile(t, "shop-a", "p_1")
 			wantRevision(t, p, err, 3)
 			if got := e.store.loads.Load(); got != 0 {
@@ -471,7 +471,7 @@ func TestSlowReaderCannotOverwriteACommit(t *testing.T) {
 			slow := func(ctx context.Context) (*profile.Profile, error) {
 				p, err := old(ctx) // read before the commit...
 				e.store.commit(t, atRevision("shop-a", "p_1", 2))
-				e.cache.Store(ctx, atRevision("shop-a", "p_1", 2)) // ...which lands first
+				e.cache.Store(ctx, profile.Stored{Profile: atRevision("shop-a", "p_1", 2)}) // ...which lands first
 				return p, err
 			}
 			p, err := e.cache.Profile(ctx, "shop-a", "p_1", slow)
@@ -537,7 +537,7 @@ func TestTenantsNeverMeet(t *testing.T) {
 		_, _ = e.readProfile(t, tenant, "p_1")
 		_, _ = e.readIdentity(t, tenant, email)
 	}
-	e.cache.Store(ctx, atRevision("shop-a", "p_1", 2))
+	e.cache.Store(ctx, profile.Stored{Profile: atRevision("shop-a", "p_1", 2)})
 	e.cache.StoreIdentities(ctx, "shop-a", map[string]string{email: "p_a2"})
 
 	p, err := e.readProfile(t, "shop-b", "p_1")
@@ -612,7 +612,7 @@ func TestRedisKilledMidRun(t *testing.T) {
 			setup: func(t *testing.T, e cacheEnv) { e.store.commit(t, atRevision("shop-a", "p_1", 1)) },
 			change: func(t *testing.T, e cacheEnv) {
 				e.store.commit(t, atRevision("shop-a", "p_1", 2))
-				e.cache.Store(ctx, atRevision("shop-a", "p_1", 2))
+				e.cache.Store(ctx, profile.Stored{Profile: atRevision("shop-a", "p_1", 2)})
 			},
 			before: "revision 1", now: "revision 2", cacheable: true,
 		},
@@ -718,7 +718,7 @@ func TestReadAfterCommitDoesNotJoinAnOlderLoad(t *testing.T) {
 	}()
 	<-loaded
 	store.commit(t, atRevision("shop-a", "p_1", 2))
-	cache.Store(ctx, atRevision("shop-a", "p_1", 2))
+	cache.Store(ctx, profile.Stored{Profile: atRevision("shop-a", "p_1", 2)})
 
 	late := make(chan *profile.Profile, 1)
 	go func() {
@@ -756,7 +756,7 @@ func TestRunFencesStaleEntriesInTheBackground(t *testing.T) {
 
 	srv.Kill()
 	e.store.commit(t, atRevision("shop-a", "p_1", 2))
-	withinASecond(t, "Store while Redis is down", func() { e.cache.Store(ctx, atRevision("shop-a", "p_1", 2)) })
+	withinASecond(t, "Store while Redis is down", func() { e.cache.Store(ctx, profile.Stored{Profile: atRevision("shop-a", "p_1", 2)}) })
 	srv.Restart()
 	if err := e.admin.Set(ctx, key, stale, time.Hour).Err(); err != nil {
 		t.Fatal(err)
@@ -797,7 +797,7 @@ func TestRedisHungMidRun(t *testing.T) {
 	// The write-through times out; it stays queued in the hung server and
 	// runs when it resumes.
 	e.store.commit(t, atRevision("shop-a", "p_1", 2))
-	withinASecond(t, "Store while Redis hangs", func() { e.cache.Store(ctx, atRevision("shop-a", "p_1", 2)) })
+	withinASecond(t, "Store while Redis hangs", func() { e.cache.Store(ctx, profile.Stored{Profile: atRevision("shop-a", "p_1", 2)}) })
 	for range 3 {
 		p, err := e.readProfile(t, "shop-a", "p_1")
 		wantRevision(t, p, err, 2)
@@ -836,7 +836,7 @@ func TestTooManyMissedWritesEmptyTheCache(t *testing.T) {
 	srv.Kill()
 	for _, id := range ids {
 		e.store.commit(t, atRevision("shop-a", id, 2))
-		withinASecond(t, "Store while Redis is down", func() { e.cache.Store(ctx, atRevision("shop-a", id, 2)) })
+		withinASecond(t, "Store while Redis is down", func() { e.cache.Store(ctx, profile.Stored{Profile: atRevision("shop-a", id, 2)}) })
 	}
 	srv.Restart()
 	for _, id := range ids {

@@ -15,11 +15,16 @@ import (
 
 // SegmentPublisher announces segment transitions as segment.entered and
 // segment.exited journey events.
-type SegmentPublisher struct{ pub *journeystream.Publisher }
+type SegmentPublisher struct {
+	pub      *journeystream.Publisher
+	toDomain func(*journeyv1.JourneyEvent, uint64) profile.Event
+}
 
-// NewSegmentPublisher publishes through pub.
-func NewSegmentPublisher(pub *journeystream.Publisher) *SegmentPublisher {
-	return &SegmentPublisher{pub: pub}
+// NewSegmentPublisher publishes through pub; toDomain is how the fold reads
+// a journey event (ports.ToDomain), so an announcement is recorded exactly
+// as its copy from the stream would be.
+func NewSegmentPublisher(pub *journeystream.Publisher, toDomain func(*journeyv1.JourneyEvent, uint64) profile.Event) *SegmentPublisher {
+	return &SegmentPublisher{pub: pub, toDomain: toDomain}
 }
 
 var _ app.SegmentPublisher = (*SegmentPublisher)(nil)
@@ -60,17 +65,25 @@ func customerOf(ids []profile.Identity) *journeyv1.Customer {
 	return &journeyv1.Customer{CustomerId: f[profile.CustomerID], Email: f[profile.Email], Phone: f[profile.Phone], AnonymousId: f[profile.AnonymousID]}
 }
 
-// PublishSegments stores every announcement or fails.
-func (p *SegmentPublisher) PublishSegments(ctx context.Context, events []app.SegmentEvent) error {
+// PublishSegments stores every announcement or fails. It returns them as
+// the fold reads them back from the stream, with the sequence each was
+// stored at (the first copy's, for one stored before).
+func (p *SegmentPublisher) PublishSegments(ctx context.Context, events []app.SegmentEvent) ([]profile.Event, error) {
 	evs := make([]*journeyv1.JourneyEvent, len(events))
 	for i, e := range events {
 		evs[i] = JourneyEvent(e)
 	}
 	var errs []error
-	for _, a := range p.pub.Publish(ctx, evs) {
+	stored := make([]profile.Event, len(evs))
+	for i, a := range p.pub.Publish(ctx, evs) {
 		if a.Err != nil {
 			errs = append(errs, a.Err)
+			continue
 		}
+		stored[i] = p.toDomain(evs[i], a.Seq)
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return stored, nil
 }

@@ -23,18 +23,19 @@ type SegmentEvent struct {
 }
 
 // SegmentPublisher announces segment transitions (segment.entered and
-// segment.exited journey events) and returns once they are stored. Its
-// event ids are derived from the transition, so announcing one twice is
-// one event.
+// segment.exited journey events) and returns once they are stored, with
+// each announcement as the fold will see it come back (its stream sequence
+// set). Its event ids are derived from the transition, so announcing one
+// twice is one event.
 type SegmentPublisher interface {
-	PublishSegments(ctx context.Context, events []SegmentEvent) error
+	PublishSegments(ctx context.Context, events []SegmentEvent) ([]profile.Event, error)
 }
 
 // CacheWriter is told of every committed profile, removed profile and
 // changed identity mapping, so that no reader sees a profile older than the
 // last commit. It never fails: a cache it cannot reach is bypassed.
 type CacheWriter interface {
-	Store(ctx context.Context, ps ...*profile.Profile)
+	Store(ctx context.Context, ps ...profile.Stored)
 	Remove(ctx context.Context, tenant, id string)
 	StoreIdentities(ctx context.Context, tenant string, index map[string]string)
 }
@@ -164,22 +165,40 @@ func (h *ApplyEventsHandler) foldTenant(ctx context.Context, tb *tenantBatch, ba
 		}
 	}
 	if len(tb.segEvent) > 0 {
-		if err := h.segments.PublishSegments(ctx, tb.segEvent); err != nil {
-			return fmt.Errorf("announce segment changes: %w", err)
+		if err := h.announce(ctx, tb); err != nil {
+			return err
 		}
 	}
-	if err := h.repo.Commit(ctx, tb.tenant, tb.changes); err != nil {
+	stored, err := h.repo.Commit(ctx, tb.tenant, tb.changes)
+	if err != nil {
 		return err
-	}
-	stored := make([]*profile.Profile, 0, len(tb.changes.Profiles))
-	for _, p := range tb.changes.Profiles {
-		stored = append(stored, p)
 	}
 	h.cache.Store(ctx, stored...)
 	for id := range tb.changes.Absorbed {
 		h.cache.Remove(ctx, tb.tenant, id)
 	}
 	h.cache.StoreIdentities(ctx, tb.tenant, tb.changes.Identities)
+	return nil
+}
+
+// announce publishes the batch's segment transitions and folds each
+// announcement into its profile at once, as the fold would when the
+// announcement comes back through the stream: the copy that comes back is
+// then a duplicate, and costs no second write of the profile.
+func (h *ApplyEventsHandler) announce(ctx context.Context, tb *tenantBatch) error {
+	stored, err := h.segments.PublishSegments(ctx, tb.segEvent)
+	if err != nil {
+		return fmt.Errorf("announce segment changes: %w", err)
+	}
+	for i, e := range stored {
+		id := tb.segEvent[i].ProfileID
+		if survivor, ok := tb.changes.Absorbed[id]; ok {
+			id = survivor // merged later in the batch
+		}
+		if p := tb.changes.Profiles[id]; p != nil {
+			p.Apply(e)
+		}
+	}
 	return nil
 }
 
@@ -223,6 +242,7 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profil
 		found = append(found, p)
 	}
 	var keep *profile.Profile
+	changed := len(found) != 1 // a new profile, or a merge
 	switch {
 	case len(found) == 0:
 		keep = profile.New(tb.tenant, profile.ProfileIDFor(tb.tenant, primary(e.Identities)))
@@ -248,17 +268,25 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profil
 		}
 	}
 	if keep.Apply(e) {
+		changed = true
 		for _, c := range keep.UpdateSegments(e.OccurredAt, tb.rules) {
 			h.recordSegment(tb, keep, c)
 		}
+	} else if keep.FirstCopy(e.ID, e.Seq) {
+		changed = true
 	}
 	for _, id := range keep.Identities {
 		if tb.index[id.Key()] != keep.ID {
 			tb.index[id.Key()] = keep.ID
 			tb.changes.Identities[id.Key()] = keep.ID
+			changed = true
 		}
 	}
-	tb.changes.Profiles[keep.ID] = keep
+	// A duplicate (an announcement coming back, a redelivery) changes
+	// nothing and is not written again.
+	if changed {
+		tb.changes.Profiles[keep.ID] = keep
+	}
 	return nil
 }
 
@@ -379,14 +407,15 @@ func (h *ApplyEventsHandler) sweepOne(ctx context.Context, ref ProfileRef, now t
 	for _, c := range changes {
 		h.recordSegment(tb, p, c)
 	}
-	if err := h.segments.PublishSegments(ctx, tb.segEvent); err != nil {
+	if err := h.announce(ctx, tb); err != nil {
 		h.repo.Rollback()
 		return 0, err
 	}
-	if err := h.repo.Commit(ctx, ref.Tenant, tb.changes); err != nil {
+	stored, err := h.repo.Commit(ctx, ref.Tenant, tb.changes)
+	if err != nil {
 		h.repo.Rollback()
 		return 0, err
 	}
-	h.cache.Store(ctx, p)
+	h.cache.Store(ctx, stored...)
 	return len(changes), nil
 }

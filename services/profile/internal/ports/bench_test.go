@@ -128,7 +128,7 @@ func newBenchService(tb testing.TB) *benchService {
 		tb.Fatal(err)
 	}
 	s.clock = &benchStageClock{}
-	if s.folder, err = app.NewApplyEventsHandler(benchTimedRepo{s.repo, s.clock}, benchTimedSegments{adapters.NewSegmentPublisher(s.pub), s.clock},
+	if s.folder, err = app.NewApplyEventsHandler(benchTimedRepo{s.repo, s.clock}, benchTimedSegments{adapters.NewSegmentPublisher(s.pub, ports.ToDomain), s.clock},
 		benchTimedCache{s.cache, s.clock}, benchRules); err != nil {
 		tb.Fatal(err)
 	}
@@ -319,7 +319,7 @@ func (w benchTimedRepo) Get(ctx context.Context, tenant, id string) (*profile.Pr
 	return w.Repository.Get(ctx, tenant, id)
 }
 
-func (w benchTimedRepo) Commit(ctx context.Context, tenant string, c profile.Changes) error {
+func (w benchTimedRepo) Commit(ctx context.Context, tenant string, c profile.Changes) ([]profile.Stored, error) {
 	defer w.clock.since(&w.clock.kvCommit, time.Now())
 	return w.Repository.Commit(ctx, tenant, c)
 }
@@ -329,7 +329,7 @@ type benchTimedSegments struct {
 	clock *benchStageClock
 }
 
-func (w benchTimedSegments) PublishSegments(ctx context.Context, events []app.SegmentEvent) error {
+func (w benchTimedSegments) PublishSegments(ctx context.Context, events []app.SegmentEvent) ([]profile.Event, error) {
 	defer w.clock.since(&w.clock.segments, time.Now())
 	return w.SegmentPublisher.PublishSegments(ctx, events)
 }
@@ -339,7 +339,7 @@ type benchTimedCache struct {
 	clock *benchStageClock
 }
 
-func (w benchTimedCache) Store(ctx context.Context, ps ...*profile.Profile) {
+func (w benchTimedCache) Store(ctx context.Context, ps ...profile.Stored) {
 	defer w.clock.since(&w.clock.cache, time.Now())
 	w.CacheWriter.Store(ctx, ps...)
 }
@@ -958,7 +958,7 @@ func BenchmarkProfileFootprint(b *testing.B) {
 				sample := chunk[:benchFootprintRedisSample]
 				usedBefore := benchRedisUsedMemory(b, admin)
 				for _, p := range sample {
-					cache.Store(ctx, p)
+					cache.Store(ctx, profile.Stored{Profile: p})
 					idx := make(map[string]string, len(p.Identities))
 					for _, id := range p.Identities {
 						idx[id.Key()] = p.ID

@@ -1,11 +1,13 @@
 package ports_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +41,10 @@ type svc struct {
 	repo   *adapters.KVRepository
 	folder *app.ApplyEventsHandler
 	rules  profile.Rules
+	// profileWrites counts the profiles the fold has committed.
+	profileWrites atomic.Int64
+	// batch is the most events the fold takes at once (200 when 0).
+	batch  int
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -79,7 +85,7 @@ func (s *svc) run(t *testing.T) {
 	if s.pub, err = journeystream.NewPublisher(s.nats.NC, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	folder, err := app.NewApplyEventsHandler(s.repo, adapters.NewSegmentPublisher(s.pub), cache, s.rules)
+	folder, err := app.NewApplyEventsHandler(countingRepo{s.repo, &s.profileWrites}, adapters.NewSegmentPublisher(s.pub, ports.ToDomain), cache, s.rules)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,12 +107,24 @@ func (s *svc) run(t *testing.T) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	s.cancel, s.done = cancel, make(chan error, 2)
-	cfg := journeystream.ConsumeConfig{Durable: topology.ProfileConsumer, MaxDeliver: topology.ProfileMaxDeliver, Batch: 200, MaxWait: 50 * time.Millisecond, RetryDelay: 50 * time.Millisecond}
+	cfg := journeystream.ConsumeConfig{Durable: topology.ProfileConsumer, MaxDeliver: topology.ProfileMaxDeliver, Batch: cmp.Or(s.batch, 200), MaxWait: 50 * time.Millisecond, RetryDelay: 50 * time.Millisecond}
 	go func() { s.done <- cache.Run(cctx) }()
 	go func() {
 		s.done <- journeystream.Consume(cctx, s.nats.JS, cons, cfg, ports.FoldHandler(folder), slog.New(slog.DiscardHandler))
 	}()
 	t.Cleanup(s.stop)
+}
+
+// countingRepo counts the profiles each commit writes.
+type countingRepo struct {
+	profile.Repository
+	n *atomic.Int64
+}
+
+func (r countingRepo) Commit(ctx context.Context, tenant string, c profile.Changes) ([]profile.Stored, error) {
+	stored, err := r.Repository.Commit(ctx, tenant, c)
+	r.n.Add(int64(len(stored)))
+	return stored, err
 }
 
 func (s *svc) stop() {
@@ -355,9 +373,39 @@ func TestEventTimeDecidesWhateverTheArrivalOrder(t *testing.T) {
 	}
 }
 
-func TestReplayRebuildsIdenticalProfiles(t *testing.T) {
+// An announcement is folded into its profile when it is published; its copy
+// coming back through the stream is a duplicate and not written again. The
+// timeline still shows it, read back from the stream by its sequence.
+func TestSegmentAnnouncementsAreNotWrittenTwice(t *testing.T) {
 	t.Parallel()
 	s := start(t, 0)
+	s.publish(t, placed("demo", "o-vip", "c-vip", "3001", "2500000", 0)) // enters new, vip
+	s.settled(t)
+	if n := countSegmentEvents(t, s, "demo", "segment.entered", "vip"); n != 1 {
+		t.Fatalf("segment.entered vip announced %d times, want 1", n)
+	}
+	if n := s.profileWrites.Load(); n != 1 {
+		t.Errorf("the profile was written %d times for one event, want 1 (the announcements' copies are duplicates)", n)
+	}
+	tl, err := s.api.GetTimeline(context.Background(), &profilev1.GetTimelineRequest{Tenant: "demo", Customer: byCustomer("c-vip"), Types: []string{"segment.entered"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var segs []string
+	for _, e := range tl.GetEvents() {
+		segs = append(segs, e.GetSegmentEntered().GetSegment())
+	}
+	if !contains(segs, "vip") {
+		t.Fatalf("timeline segment.entered events = %v (ids %v), want vip among them", segs, eventIDs(tl.GetEvents()))
+	}
+}
+
+func TestReplayRebuildsIdenticalProfiles(t *testing.T) {
+	t.Parallel()
+	// A one-second duplicate window: the replay below publishes the segment
+	// announcements again after it, as a replay days later would, so they
+	// are stored a second time; the profiles must still point at the first.
+	s := start(t, time.Second)
 	nps := ev("demo", "n1", "survey.responded", &journeyv1.Customer{CustomerId: "c-r"}, 3)
 	nps.Payload = &journeyv1.JourneyEvent_SurveyResponded{SurveyResponded: &journeyv1.SurveyResponded{SurveyId: "nps", Kind: journeyv1.SurveyKind_SURVEY_KIND_NPS, Score: 10}}
 	view := ev("demo", "v1", "product.viewed", &journeyv1.Customer{AnonymousId: "a-r"}, 0)
@@ -367,6 +415,15 @@ func TestReplayRebuildsIdenticalProfiles(t *testing.T) {
 	s.publish(t, view, link, placed("demo", "o1", "c-r", "1", "2500000", 2), nps, placed("demo", "o2", "c-other", "2", "100", 2))
 	s.settled(t)
 	first := storedProfiles(t, s)
+	probe := ev("probe", "window", "product.viewed", &journeyv1.Customer{AnonymousId: "probe"}, 0)
+	s.publish(t, probe) // after the announcements: when its id is forgotten, theirs are
+	poll.Until(t, 10*time.Second, "JetStream forgets the announcements' ids", func() bool {
+		a := s.pub.Publish(context.Background(), []*journeyv1.JourneyEvent{probe})[0]
+		if a.Err != nil {
+			t.Fatal(a.Err)
+		}
+		return !a.Duplicate
+	})
 
 	// Rebuild: stop the fold, drop the store and the consumer, start again
 	// from the first event of JOURNEY.
@@ -378,9 +435,12 @@ func TestReplayRebuildsIdenticalProfiles(t *testing.T) {
 	if err := s.nats.JS.DeleteConsumer(ctx, topology.Journey, topology.ProfileConsumer); err != nil {
 		t.Fatal(err)
 	}
-	if err := topology.Ensure(ctx, s.nats.JS, s.nats.NC.ConnectedServerVersion(), topology.Profile(topology.Options{})); err != nil {
+	if err := topology.Ensure(ctx, s.nats.JS, s.nats.NC.ConnectedServerVersion(), topology.Profile(topology.Options{DuplicateWindow: time.Second})); err != nil {
 		t.Fatal(err)
 	}
+	// One event at a time: each announcement is published again before its
+	// first copy, further down the stream, is folded.
+	s.batch = 1
 	s.run(t)
 	s.settled(t)
 	second := storedProfiles(t, s)

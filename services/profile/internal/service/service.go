@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	folder, err := app.NewApplyEventsHandler(repo, adapters.NewSegmentPublisher(pub), cache, rules)
+	folder, err := app.NewApplyEventsHandler(repo, adapters.NewSegmentPublisher(pub, ports.ToDomain), cache, rules)
 	if err != nil {
 		return err
 	}

@@ -239,18 +239,53 @@ func (p *Profile) HasApplied(id string) bool {
 // again.
 const MaxApplied = 5000
 
-// addApplied records an applied event.
+// addApplied records an applied event. The record is kept in stream order
+// (by Seq; events are folded nearly in that order, so the place is found
+// from the end): an announcement the service publishes is recorded when it
+// is stored, before its copy comes back through the stream, and in stream
+// order the record is the same however the stream was cut into batches.
 func (p *Profile) addApplied(r EventRef) {
 	p.HasApplied(r.ID) // builds the index
-	p.Applied = append(p.Applied, r)
+	i := len(p.Applied)
+	for i > 0 && p.Applied[i-1].Seq > r.Seq {
+		i--
+	}
+	p.Applied = slices.Insert(p.Applied, i, r)
 	p.applied[r.ID] = struct{}{}
 	if len(p.Applied) > MaxApplied {
-		sort.SliceStable(p.Applied, func(i, j int) bool { return p.Applied[i].At.Before(p.Applied[j].At) })
-		for _, old := range p.Applied[:len(p.Applied)-MaxApplied] {
+		// Forget the oldest by event time; the rest keep their order.
+		byTime := slices.Clone(p.Applied)
+		sort.SliceStable(byTime, func(i, j int) bool { return byTime[i].At.Before(byTime[j].At) })
+		drop := make(map[string]struct{}, len(byTime)-MaxApplied)
+		for _, old := range byTime[:len(byTime)-MaxApplied] {
+			drop[old.ID] = struct{}{}
 			delete(p.applied, old.ID)
 		}
-		p.Applied = slices.Clone(p.Applied[len(p.Applied)-MaxApplied:])
+		p.Applied = slices.DeleteFunc(p.Applied, func(r EventRef) bool { _, ok := drop[r.ID]; return ok })
 	}
+}
+
+// FirstCopy points the record of an applied event at its earliest copy in
+// the stream and reports whether it moved. An event stored twice (an
+// announcement published again, on a replay, after the stream's duplicate
+// window) is then recorded as it was the first time. The revision stays:
+// it counts what the customer's events changed, and a replay must give the
+// same; both copies are the same event, so a cache still holding the
+// other position serves the same timeline.
+func (p *Profile) FirstCopy(id string, seq uint64) bool {
+	if seq == 0 || !p.HasApplied(id) {
+		return false
+	}
+	i := slices.IndexFunc(p.Applied, func(r EventRef) bool { return r.ID == id })
+	if i < 0 || p.Applied[i].Seq <= seq {
+		return false
+	}
+	r := p.Applied[i]
+	r.Seq = seq
+	p.Applied = slices.Delete(p.Applied, i, i+1)
+	delete(p.applied, id)
+	p.addApplied(r)
+	return true
 }
 
 // AddIdentity joins id to the profile; it reports whether it was new.

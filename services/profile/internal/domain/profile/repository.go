@@ -30,6 +30,14 @@ type Membership struct {
 	Since                      time.Time
 }
 
+// Stored is a profile as a commit wrote it: Data is its stored form, so a
+// cache can keep the very bytes the store holds without encoding the
+// profile again.
+type Stored struct {
+	Profile *Profile
+	Data    []byte
+}
+
 // Repository is the durable store of profiles.
 type Repository interface {
 	// Resolve returns the profile ids holding any of the identity keys.
@@ -38,8 +46,9 @@ type Repository interface {
 	// may be remembered by the repository: the caller either commits its
 	// changes or calls Rollback.
 	Get(ctx context.Context, tenant, id string) (*Profile, error)
-	// Commit writes the changes of one tenant.
-	Commit(ctx context.Context, tenant string, c Changes) error
+	// Commit writes the changes of one tenant and returns the profiles as
+	// written.
+	Commit(ctx context.Context, tenant string, c Changes) ([]Stored, error)
 	// Rollback forgets every uncommitted change made to profiles Get
 	// returned; the next Get reads the store again.
 	Rollback()
