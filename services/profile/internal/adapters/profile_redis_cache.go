@@ -65,6 +65,16 @@ type RedisCache struct {
 	downUntil atomic.Int64
 	degraded  atomic.Bool
 	version   atomic.Int64 // last identity cacheWrite-through version
+
+	// decoded remembers profiles as last read from Redis, by key, up to
+	// maxDecoded: a hit whose entry still has the same revision asks Redis
+	// for the entry's first bytes only and is served without decoding the
+	// profile again. Remembered profiles are shared by readers: they are
+	// complete (derived parts computed) before they are remembered and
+	// never changed after.
+	decodedMu  sync.Mutex
+	decoded    map[string]*profile.Profile
+	maxDecoded int
 }
 
 var _ app.CacheWriter = (*RedisCache)(nil)
@@ -77,6 +87,12 @@ const (
 	cacheRepairBatch = 512
 	// cacheDefaultMaxDirty bounds the memory kept for an outage (~150 bytes a key).
 	cacheDefaultMaxDirty = 100_000
+	// cacheDefaultReadMemory is how many decoded profiles reads keep
+	// (about 7 KB each).
+	cacheDefaultReadMemory = 10_000
+	// cacheHeadLen is how much of an entry is read to learn its revision:
+	// "v" and up to 16 digits, then "|".
+	cacheHeadLen = 18
 	// cacheTombstone is the fence floor of a removed profile: above every
 	// revision, and exact in Lua's double-precision numbers.
 	cacheTombstone = 1<<53 - 1
@@ -94,6 +110,10 @@ func WithCacheMetrics(reg prometheus.Registerer) CacheOption {
 	return func(c *RedisCache) { c.reg = reg }
 }
 
+// WithCacheReadMemory sets how many decoded profiles are kept in the
+// process to serve repeated hits (default 10,000; 0 keeps none).
+func WithCacheReadMemory(n int) CacheOption { return func(c *RedisCache) { c.maxDecoded = n } }
+
 // WithCacheMaxDirty sets how many keys may go dirty during an outage before
 // the cache stops tracking them one by one and empties itself instead once
 // Redis returns (default 100,000).
@@ -109,7 +129,7 @@ func NewRedisCache(client *redis.Client, ttl time.Duration, log *slog.Logger, op
 		return nil, fmt.Errorf("profile cache: TTL %v is below Redis's 1 ms resolution", ttl)
 	}
 	c := &RedisCache{rdb: client, ttl: ttl, log: log, maxDirty: cacheDefaultMaxDirty, dirty: map[string]int64{},
-		opTimeout: client.Options().ReadTimeout}
+		opTimeout: client.Options().ReadTimeout, maxDecoded: cacheDefaultReadMemory, decoded: map[string]*profile.Profile{}}
 	if c.opTimeout <= 0 {
 		c.opTimeout = redisconn.CacheTimeouts.ReadWrite
 	}
@@ -149,6 +169,64 @@ func NewRedisCache(client *redis.Client, ttl time.Duration, log *slog.Logger, op
 // are returned as they are and not cached.
 func (c *RedisCache) Profile(ctx context.Context, tenant, id string, load func(context.Context) (*profile.Profile, error)) (*profile.Profile, error) {
 	key := c.profileKey(tenant, id)
+	if p := c.rememberedProfile(ctx, tenant, key); p != nil {
+		c.hits.Inc()
+		return p, nil
+	}
+	p, err := c.readProfile(ctx, tenant, key, load)
+	if err == nil && p.Tenant == tenant && p.ID == id {
+		c.rememberProfile(key, p)
+	}
+	return p, err
+}
+
+// rememberedProfile returns the profile remembered for key when Redis
+// holds the same revision of it, nil otherwise (the caller reads it whole).
+func (c *RedisCache) rememberedProfile(ctx context.Context, tenant, key string) *profile.Profile {
+	if c.maxDecoded == 0 {
+		return nil
+	}
+	c.decodedMu.Lock()
+	p := c.decoded[key]
+	c.decodedMu.Unlock()
+	if p == nil || !cacheTenantOK(tenant) || !c.trusted(ctx, key) {
+		return nil
+	}
+	octx, cancel := c.bounded(ctx)
+	head, err := c.rdb.GetRange(octx, key, 0, cacheHeadLen-1).Result()
+	cancel()
+	if err != nil {
+		if !errors.Is(err, redis.Nil) {
+			c.noteErr(ctx, err)
+		}
+		return nil
+	}
+	c.noteOK()
+	if !strings.HasPrefix(head, cacheEntry(p.Revision, "")) {
+		return nil // changed, fenced or gone: read it whole
+	}
+	return p
+}
+
+// rememberProfile keeps p for later hits, its derived parts computed so
+// that readers sharing it only read it.
+func (c *RedisCache) rememberProfile(key string, p *profile.Profile) {
+	if c.maxDecoded == 0 {
+		return
+	}
+	p.Seal()
+	c.decodedMu.Lock()
+	defer c.decodedMu.Unlock()
+	if _, ok := c.decoded[key]; !ok && len(c.decoded) >= c.maxDecoded {
+		for k := range c.decoded { // forget one at random
+			delete(c.decoded, k)
+			break
+		}
+	}
+	c.decoded[key] = p
+}
+
+func (c *RedisCache) readProfile(ctx context.Context, tenant, key string, load func(context.Context) (*profile.Profile, error)) (*profile.Profile, error) {
 	cd := cacheCodec[*profile.Profile]{
 		encode: func(p *profile.Profile) (string, int64, string, error) {
 			if p == nil {

@@ -58,7 +58,16 @@ type Queries struct {
 
 	mu      sync.Mutex
 	cutoffs map[string]cutoffs
+	// holders remembers which profile holds an identity ("<tenant> <key>"
+	// -> profile id), so a read by identity costs one cache read, not two.
+	// An identity only ever moves when its profile is merged into another,
+	// and a merged profile's id still leads to the survivor, so an entry
+	// gone stale answers rightly, only more slowly, and is corrected then.
+	holders map[string]string
 }
+
+// maxHolders bounds the identities Queries remembers (about 150 bytes each).
+const maxHolders = 100_000
 
 // cutoffs are a tenant's top-spender cut-offs as last read.
 type cutoffs struct {
@@ -75,7 +84,7 @@ func NewQueries(store Store, cache Cache, rules profile.Rules, now func() time.T
 	if store == nil || cache == nil || now == nil {
 		return nil, errors.New("app: store, cache and clock are required")
 	}
-	return &Queries{store: store, cache: cache, rules: rules, now: now, cutoffs: map[string]cutoffs{}}, nil
+	return &Queries{store: store, cache: cache, rules: rules, now: now, cutoffs: map[string]cutoffs{}, holders: map[string]string{}}, nil
 }
 
 // RulesFor are the lifecycle rules reads of tenant are computed with,
@@ -130,24 +139,43 @@ func (q *Queries) Profile(ctx context.Context, tenant string, ref Ref) (*profile
 	if err := q.checkTenant(ctx, tenant); err != nil {
 		return nil, err
 	}
-	id := ref.ProfileID
+	id, holder := ref.ProfileID, ""
 	if id == "" {
 		n := ref.Identity.Normalized()
 		if n.Value == "" {
 			return nil, invalid("customer", "needs a profile_id or one of customer_id, email, phone, anonymous_id")
 		}
 		key := n.Key()
-		var err error
-		id, err = q.cache.Identity(ctx, tenant, key, func(ctx context.Context) (string, error) {
-			return q.store.ProfileIDOf(ctx, tenant, key)
-		})
-		if err != nil {
-			return nil, err
+		holder = tenant + " " + key
+		q.mu.Lock()
+		id = q.holders[holder]
+		q.mu.Unlock()
+		if id == "" {
+			var err error
+			id, err = q.cache.Identity(ctx, tenant, key, func(ctx context.Context) (string, error) {
+				return q.store.ProfileIDOf(ctx, tenant, key)
+			})
+			if err != nil {
+				return nil, err
+			}
 		}
 	}
-	return q.cache.Profile(ctx, tenant, id, func(ctx context.Context) (*profile.Profile, error) {
+	p, err := q.cache.Profile(ctx, tenant, id, func(ctx context.Context) (*profile.Profile, error) {
 		return q.store.Load(ctx, tenant, id)
 	})
+	if err != nil || holder == "" {
+		return p, err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, known := q.holders[holder]; !known && len(q.holders) >= maxHolders {
+		for k := range q.holders { // forget one at random
+			delete(q.holders, k)
+			break
+		}
+	}
+	q.holders[holder] = p.ID // the survivor, when id was merged away
+	return p, nil
 }
 
 // TimelineFilter narrows a timeline.

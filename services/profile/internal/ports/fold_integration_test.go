@@ -712,3 +712,33 @@ func TestGetProfileAfterAnEventSeesTheEvent(t *testing.T) {
 		t.Fatalf("GetProfile after an unknown event = %v, want UNAVAILABLE naming after_event_id", err)
 	}
 }
+
+// A reader that looked a visitor up before they signed up finds the merged
+// customer afterwards, by the same identity: the read path's memory of
+// where an identity lives follows the merge.
+func TestReadsByIdentityFollowAMerge(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	visitor := &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_Identity{Identity: &journeyv1.Customer{AnonymousId: "anon-m"}}}
+	view := ev("demo", "mv1", "product.viewed", &journeyv1.Customer{AnonymousId: "anon-m"}, 0)
+	view.Payload = &journeyv1.JourneyEvent_ProductViewed{ProductViewed: &journeyv1.ProductViewed{Product: &journeyv1.Product{ProductId: "p-m"}}}
+	s.publish(t, view, placed("demo", "mo1", "c-m", "m-1", "1000", 1))
+	s.settled(t)
+	before := s.get(t, "demo", visitor)
+	if before.GetCommerce().GetOrderCount() != 0 {
+		t.Fatalf("the visitor has orders before signing up: %v", before.GetCommerce())
+	}
+
+	signup := ev("demo", "mu1", "customer.updated", &journeyv1.Customer{CustomerId: "c-m", AnonymousId: "anon-m"}, 2)
+	signup.Payload = &journeyv1.JourneyEvent_CustomerUpdated{CustomerUpdated: &journeyv1.CustomerUpdated{FirstName: "Mina"}}
+	s.publish(t, signup)
+	s.settled(t)
+	known := s.get(t, "demo", byCustomer("c-m"))
+	for i := range 2 {
+		after := s.get(t, "demo", visitor)
+		if after.GetProfileId() != known.GetProfileId() || after.GetCommerce().GetOrderCount() != 1 || after.GetTraits().GetFirstName() != "Mina" {
+			t.Fatalf("read %d by the visitor's id after the merge: profile %s with %d orders, name %q; want %s with 1 order, Mina",
+				i+1, after.GetProfileId(), after.GetCommerce().GetOrderCount(), after.GetTraits().GetFirstName(), known.GetProfileId())
+		}
+	}
+}

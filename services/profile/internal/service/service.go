@@ -61,6 +61,9 @@ type Config struct {
 	StoreTimeout time.Duration `env:"PROFILE_STORE_TIMEOUT" envDefault:"10s"`
 	// MemoryEntries is how many profiles the fold keeps in memory.
 	MemoryEntries int `env:"PROFILE_MEMORY_ENTRIES" envDefault:"100000"`
+	// ReadMemoryEntries is how many decoded profiles reads keep, to serve
+	// a repeated Redis hit without decoding it again.
+	ReadMemoryEntries int `env:"PROFILE_READ_MEMORY_ENTRIES" envDefault:"10000"`
 }
 
 // Rules turns the configuration into the lifecycle rules.
@@ -75,6 +78,8 @@ func (c *Config) Rules() (profile.Rules, error) {
 		return r, errors.New("config: PROFILE_BATCH must be between 1 and 5000")
 	case c.SweepInterval < time.Second:
 		return r, errors.New("config: PROFILE_SEGMENT_SWEEP must be at least 1s")
+	case c.ReadMemoryEntries < 0:
+		return r, errors.New("config: PROFILE_READ_MEMORY_ENTRIES must not be negative")
 	}
 	for _, part := range strings.Split(c.VIPRevenue, ",") {
 		if strings.TrimSpace(part) == "" {
@@ -110,7 +115,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := journeystream.RegisterMetrics(reg); err != nil {
 		return err
 	}
-	cache, err := adapters.NewRedisCache(rdb, cfg.CacheTTL, log, adapters.WithCacheMetrics(reg), adapters.WithCacheKeyPrefix(cfg.CachePrefix))
+	cache, err := adapters.NewRedisCache(rdb, cfg.CacheTTL, log, adapters.WithCacheMetrics(reg), adapters.WithCacheKeyPrefix(cfg.CachePrefix),
+		adapters.WithCacheReadMemory(cfg.ReadMemoryEntries))
 	if err != nil {
 		return err
 	}

@@ -238,7 +238,18 @@ type Commerce struct {
 // Commerce computes the commerce summary. Revenue is order totals less
 // refunds, cancelled orders excluded; amounts of different currencies are
 // never added together.
+//
+// It is computed once per revision: every change to a profile moves its
+// revision on.
 func (p *Profile) Commerce() Commerce {
+	if p.commerce == nil || p.commerceRev != p.Revision {
+		c := p.computeCommerce()
+		p.commerce, p.commerceRev = &c, p.Revision
+	}
+	return *p.commerce
+}
+
+func (p *Profile) computeCommerce() Commerce {
 	var c Commerce
 	byCur := map[string]*CurrencyTotals{}
 	products := map[string]*Affinity{}

@@ -106,6 +106,10 @@ type Profile struct {
 
 	// applied indexes Applied by event id; built on first use.
 	applied map[string]struct{}
+	// commerce is Commerce as computed at revision commerceRev: a read
+	// asks for it several times (the stage, the segments, the answer).
+	commerce    *Commerce
+	commerceRev int64
 }
 
 // EventRef points at an applied event.
@@ -218,6 +222,14 @@ type Score struct {
 // New returns an empty profile.
 func New(tenant, id string) *Profile {
 	return &Profile{ID: id, Tenant: tenant}
+}
+
+// Seal computes the parts a profile derives on first use (the index of
+// applied events, the commerce summary), so that readers sharing a profile
+// they do not change never write to it.
+func (p *Profile) Seal() {
+	p.HasApplied("")
+	p.Commerce()
 }
 
 // HasApplied reports whether event id is already folded in.
