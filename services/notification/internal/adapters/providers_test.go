@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,10 @@ func TestSMSGatewayClassifies(t *testing.T) {
 			}
 			if path != "/v1/KEY-1/sms/send.json" || receptor != "+989121234567" || local != adapters.SMSLocalID("t:n1:webhook") {
 				t.Fatalf("path %q receptor %q localid %q", path, receptor, local)
+			}
+			// Kavenegar's localid is a number: a 64-bit integer.
+			if n, err := strconv.ParseInt(local, 10, 64); err != nil || n < 0 {
+				t.Fatalf("localid %q is not a non-negative 64-bit integer: %v", local, err)
 			}
 		})
 	}

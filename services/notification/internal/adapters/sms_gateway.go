@@ -3,7 +3,7 @@ package adapters
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,11 +57,13 @@ func (g *SMSGateway) ReportsDelivery() bool { return true }
 // Idempotent implements app.Provider: the gateway deduplicates by localid.
 func (g *SMSGateway) Idempotent() bool { return true }
 
-// SMSLocalID is the localid sent for an idempotency key: gateways accept
-// only a short numeric-free token, so it is a hash.
+// SMSLocalID is the localid sent for an idempotency key. Kavenegar and its
+// kin take a number there (a 64-bit integer, the sender's own message id),
+// so it is the first 63 bits of the key's SHA-256 in decimal: digits only,
+// at most 19 of them, the same for the same key on every retry.
 func SMSLocalID(key string) string {
 	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:12])
+	return strconv.FormatUint(binary.BigEndian.Uint64(sum[:8])>>1, 10)
 }
 
 // smsAnswer is the gateway's JSON answer.
