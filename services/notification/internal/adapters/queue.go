@@ -35,14 +35,14 @@ func NewQueue(js jetstream.JetStream, timeout time.Duration) (*Queue, error) {
 }
 
 // Enqueue implements app.Queue.
-func (q *Queue) Enqueue(ctx context.Context, r *notification.Request) error {
+func (q *Queue) Enqueue(ctx context.Context, r *notification.Request) (bool, error) {
 	pr, err := RequestToProto(r)
 	if err != nil {
-		return err
+		return false, err
 	}
 	data, err := proto.Marshal(pr)
 	if err != nil {
-		return err
+		return false, err
 	}
 	subject := "cx." + r.Tenant + ".notification.send"
 	msgID := r.Tenant + ":" + r.ID
@@ -51,8 +51,9 @@ func (q *Queue) Enqueue(ctx context.Context, r *notification.Request) error {
 	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
-	if _, err := q.js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(topology.NotificationRequests)); err != nil {
-		return fmt.Errorf("queue: %w", err)
+	ack, err := q.js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(topology.NotificationRequests))
+	if err != nil {
+		return false, fmt.Errorf("queue: %w", err)
 	}
-	return nil
+	return ack.Duplicate, nil
 }

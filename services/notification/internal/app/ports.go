@@ -149,5 +149,7 @@ type Links interface {
 
 // Queue puts a request on the notification work queue.
 type Queue interface {
-	Enqueue(ctx context.Context, r *notification.Request) error
+	// Enqueue stores the request on the work queue; duplicate reports that
+	// a request with its id was already there.
+	Enqueue(ctx context.Context, r *notification.Request) (duplicate bool, err error)
 }

@@ -294,3 +294,51 @@ func pending(t *testing.T, e *env, stream string) uint64 {
 	}
 	return info.State.Msgs
 }
+
+// A Send the queue refuses fails and leaves nothing behind: no record
+// "queued" that nothing would send. Sent again once the queue takes it, it
+// is sent once.
+func TestSendTheQueueRefusesLeavesNoRecord(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	const tenant = "refused"
+	ctx := context.Background()
+	c := e.customer(t, tenant, person{id: "reza", phone: "+989121235555", first: "Reza", locale: "fa", preferred: smsCh, consents: []journeyv1.Channel{smsCh}})
+	req := winback(tenant, "api:refused-1", c, 0, mkt)
+
+	stream, err := e.nats.JS.Stream(ctx, "NOTIFICATION_REQUESTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setMaxMsgSize := func(n int32) {
+		cfg := info.Config
+		cfg.MaxMsgSize = n
+		if _, err := e.nats.JS.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setMaxMsgSize(16) // every request is larger: the broker refuses it
+	if _, err := e.api.Send(ctx, req); err == nil {
+		t.Fatal("Send succeeded although the queue refused the request")
+	}
+	if _, err := e.api.GetStatus(ctx, &notificationv1.GetStatusRequest{Tenant: tenant, NotificationId: "api:refused-1"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("GetStatus after the failed Send = %v, want NOT_FOUND (nothing recorded)", err)
+	}
+
+	setMaxMsgSize(info.Config.MaxMsgSize)
+	resp, err := e.api.Send(ctx, req)
+	if err != nil || resp.GetDuplicate() {
+		t.Fatalf("Send once the queue takes it = %v, %v; want accepted, not a duplicate", resp, err)
+	}
+	e.status(t, tenant, "api:refused-1", notificationv1.Status_STATUS_SENT)
+	if got := len(e.sms.to("+989121235555")); got != 1 {
+		t.Fatalf("%d sms, want 1", got)
+	}
+	if resp, err := e.api.Send(ctx, req); err != nil || !resp.GetDuplicate() {
+		t.Fatalf("third Send = %v, %v; want a duplicate", resp, err)
+	}
+}
