@@ -275,11 +275,30 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profil
 	} else if keep.FirstCopy(e.ID, e.Seq) {
 		changed = true
 	}
+	// Every identity of the profile must lead to it. Identities this batch
+	// did not resolve are looked up (the repository remembers most), so a
+	// duplicate naming only some of them writes nothing; an entry that is
+	// wrong (a merge, or a commit that failed before its index entries) is
+	// written, without the profile when only the index was behind.
+	var unresolved []string
+	for _, id := range keep.Identities {
+		if _, ok := tb.index[id.Key()]; !ok {
+			unresolved = append(unresolved, id.Key())
+		}
+	}
+	if len(unresolved) > 0 {
+		found, err := h.repo.Resolve(ctx, tb.tenant, unresolved)
+		if err != nil {
+			return err
+		}
+		for k, id := range found {
+			tb.index[k] = id
+		}
+	}
 	for _, id := range keep.Identities {
 		if tb.index[id.Key()] != keep.ID {
 			tb.index[id.Key()] = keep.ID
 			tb.changes.Identities[id.Key()] = keep.ID
-			changed = true
 		}
 	}
 	// A duplicate (an announcement coming back, a redelivery) changes
@@ -407,9 +426,15 @@ func (h *ApplyEventsHandler) sweepOne(ctx context.Context, ref ProfileRef, now t
 	for _, c := range changes {
 		h.recordSegment(tb, p, c)
 	}
+	rev := p.Revision
 	if err := h.announce(ctx, tb); err != nil {
 		h.repo.Rollback()
 		return 0, err
+	}
+	if p.Revision == rev {
+		// Every announcement was folded before (a transition announced
+		// again): the memberships still changed, and caches go by revision.
+		p.Revision++
 	}
 	stored, err := h.repo.Commit(ctx, ref.Tenant, tb.changes)
 	if err != nil {

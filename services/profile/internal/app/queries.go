@@ -139,43 +139,66 @@ func (q *Queries) Profile(ctx context.Context, tenant string, ref Ref) (*profile
 	if err := q.checkTenant(ctx, tenant); err != nil {
 		return nil, err
 	}
-	id, holder := ref.ProfileID, ""
-	if id == "" {
-		n := ref.Identity.Normalized()
-		if n.Value == "" {
-			return nil, invalid("customer", "needs a profile_id or one of customer_id, email, phone, anonymous_id")
-		}
-		key := n.Key()
-		holder = tenant + " " + key
-		q.mu.Lock()
-		id = q.holders[holder]
-		q.mu.Unlock()
-		if id == "" {
-			var err error
-			id, err = q.cache.Identity(ctx, tenant, key, func(ctx context.Context) (string, error) {
-				return q.store.ProfileIDOf(ctx, tenant, key)
-			})
-			if err != nil {
-				return nil, err
-			}
-		}
+	if ref.ProfileID != "" {
+		return q.load(ctx, tenant, ref.ProfileID)
 	}
-	p, err := q.cache.Profile(ctx, tenant, id, func(ctx context.Context) (*profile.Profile, error) {
+	n := ref.Identity.Normalized()
+	if n.Value == "" {
+		return nil, invalid("customer", "needs a profile_id or one of customer_id, email, phone, anonymous_id")
+	}
+	key := n.Key()
+	holder := tenant + " " + key
+	q.mu.Lock()
+	id := q.holders[holder]
+	q.mu.Unlock()
+	if id != "" {
+		// A remembered holder is trusted only when the profile it leads to
+		// still holds the identity: a merge whose clean-up did not finish
+		// can leave the absorbed profile behind.
+		p, err := q.load(ctx, tenant, id)
+		if err == nil && slices.Contains(p.Identities, n) {
+			q.remember(holder, p.ID)
+			return p, nil
+		}
+		if err != nil && !errors.Is(err, profile.ErrNotFound) {
+			return nil, err
+		}
+		q.mu.Lock()
+		delete(q.holders, holder)
+		q.mu.Unlock()
+	}
+	id, err := q.cache.Identity(ctx, tenant, key, func(ctx context.Context) (string, error) {
+		return q.store.ProfileIDOf(ctx, tenant, key)
+	})
+	if err != nil {
+		return nil, err
+	}
+	p, err := q.load(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	q.remember(holder, p.ID) // the survivor, when id was merged away
+	return p, nil
+}
+
+func (q *Queries) load(ctx context.Context, tenant, id string) (*profile.Profile, error) {
+	return q.cache.Profile(ctx, tenant, id, func(ctx context.Context) (*profile.Profile, error) {
 		return q.store.Load(ctx, tenant, id)
 	})
-	if err != nil || holder == "" {
-		return p, err
-	}
+}
+
+// remember notes which profile holds an identity, forgetting one at random
+// when full.
+func (q *Queries) remember(holder, id string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if _, known := q.holders[holder]; !known && len(q.holders) >= maxHolders {
-		for k := range q.holders { // forget one at random
+		for k := range q.holders {
 			delete(q.holders, k)
 			break
 		}
 	}
-	q.holders[holder] = p.ID // the survivor, when id was merged away
-	return p, nil
+	q.holders[holder] = id
 }
 
 // TimelineFilter narrows a timeline.

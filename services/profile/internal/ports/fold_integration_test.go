@@ -400,6 +400,38 @@ func TestSegmentAnnouncementsAreNotWrittenTwice(t *testing.T) {
 	}
 }
 
+// A customer seen on two devices has two anonymous ids; an announcement's
+// copy, or a late duplicate, names only some of them. Neither writes the
+// profile again.
+func TestDuplicatesNamingSomeIdentitiesWriteNothing(t *testing.T) {
+	t.Parallel()
+	s := start(t, time.Second) // a short duplicate window, so a late duplicate is stored
+	phone := placed("demo", "o-2dev", "c-2dev", "4001", "2500000", 0)
+	phone.Customer.AnonymousId = "a-phone"
+	laptop := ev("demo", "v-2dev", "product.viewed", &journeyv1.Customer{CustomerId: "c-2dev", AnonymousId: "a-laptop"}, 1)
+	laptop.Payload = &journeyv1.JourneyEvent_ProductViewed{ProductViewed: &journeyv1.ProductViewed{Product: &journeyv1.Product{ProductId: "p-2dev"}}}
+	s.publish(t, phone)
+	s.settled(t)
+	s.publish(t, laptop)
+	s.settled(t)
+	if ids := s.get(t, "demo", byCustomer("c-2dev")).GetIdentities().GetAnonymousIds(); len(ids) != 2 {
+		t.Fatalf("anonymous ids = %v, want both devices", ids)
+	}
+	before := s.profileWrites.Load()
+
+	poll.Until(t, 10*time.Second, "JetStream stores the order again past its window", func() bool {
+		a := s.pub.Publish(context.Background(), []*journeyv1.JourneyEvent{phone})[0]
+		if a.Err != nil {
+			t.Fatal(a.Err)
+		}
+		return !a.Duplicate
+	})
+	s.settled(t)
+	if after := s.profileWrites.Load(); after != before {
+		t.Fatalf("a late duplicate naming one of the customer's two devices wrote the profile %d more times, want 0", after-before)
+	}
+}
+
 func TestReplayRebuildsIdenticalProfiles(t *testing.T) {
 	t.Parallel()
 	// A one-second duplicate window: the replay below publishes the segment
