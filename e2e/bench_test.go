@@ -3,7 +3,11 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -28,9 +32,20 @@ const (
 // prefers SMS and consented to it (signed up before the clock starts).
 // Latency runs from the shop's order.delivered accepted (ingest's 202) to
 // the survey SMS arriving at the gateway. One operation is the whole run.
+//
+// With E2E_PROFILE_DIR set, the services serve their profiles
+// (ADMIN_PPROF) and the benchmark writes a CPU profile of each, and of this
+// process (nats-server, the load and the gateway), taken during the load,
+// into that directory as <service>.cpu: how to find where a journey's time
+// goes.
 func BenchmarkDeliveredToSurveySMS(b *testing.B) {
-	s := start(b, "TRIGGER_DEFAULT_PACK=false", "NOTIFICATION_FREQUENCY_CAP=off", "SURVEY_FATIGUE_PERIOD=1h",
-		"INGEST_DEFAULT_RATE=100000", "INGEST_DEFAULT_BURST=100000")
+	profileDir := os.Getenv("E2E_PROFILE_DIR")
+	settings := []string{"TRIGGER_DEFAULT_PACK=false", "NOTIFICATION_FREQUENCY_CAP=off", "SURVEY_FATIGUE_PERIOD=1h",
+		"INGEST_DEFAULT_RATE=100000", "INGEST_DEFAULT_BURST=100000"}
+	if profileDir != "" {
+		settings = append(settings, "ADMIN_PPROF=true")
+	}
+	s := start(b, settings...)
 	var mu sync.Mutex
 	arrived := map[string]time.Time{}
 	s.sms.mu.Lock()
@@ -72,6 +87,7 @@ func BenchmarkDeliveredToSurveySMS(b *testing.B) {
 	sem := make(chan struct{}, 128)
 	b.ResetTimer()
 	begin := time.Now().Add(50 * time.Millisecond)
+	profiled := profileDuringLoad(b, s, profileDir, benchFor-2*time.Second)
 	for i := range n {
 		time.Sleep(time.Until(begin.Add(time.Duration(i) * time.Second / benchRate)))
 		sem <- struct{}{}
@@ -86,6 +102,9 @@ func BenchmarkDeliveredToSurveySMS(b *testing.B) {
 				failures <- err
 				return
 			}
+			// Read to the end, so the connection is kept for the next request:
+			// a body closed unread costs a new connection each time.
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusAccepted {
 				failures <- fmt.Errorf("order.delivered %d: HTTP %d", i, resp.StatusCode)
@@ -95,6 +114,7 @@ func BenchmarkDeliveredToSurveySMS(b *testing.B) {
 		})
 	}
 	wg.Wait()
+	profiled()
 	close(failures)
 	// Where the backlog is when the load ends: the stage that falls behind.
 	for _, c := range [][2]string{{"JOURNEY", "profile"}, {"JOURNEY", "trigger"}, {"SURVEY_INVITATIONS", "survey"}, {"NOTIFICATION_REQUESTS", "notification"}} {
@@ -133,4 +153,49 @@ func BenchmarkDeliveredToSurveySMS(b *testing.B) {
 	if s.sms.dups != 0 {
 		b.Fatalf("%d repeated SMS sends", s.sms.dups)
 	}
+}
+
+// profileDuringLoad takes a CPU profile of every service and of this process
+// for d, into dir, when dir is set; the returned func waits for them.
+func profileDuringLoad(b *testing.B, s *system, dir string, d time.Duration) func() {
+	if dir == "" {
+		return func() {}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for name, admin := range s.admins {
+		wg.Go(func() {
+			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, int(d.Seconds()))
+			resp, err := http.Get(url)
+			if err != nil {
+				b.Errorf("profile %s: %v", name, err)
+				return
+			}
+			defer resp.Body.Close()
+			f, err := os.Create(filepath.Join(dir, name+".cpu"))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer f.Close()
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				b.Errorf("profile %s: %v", name, err)
+			}
+		})
+	}
+	f, err := os.Create(filepath.Join(dir, "e2e.test.cpu"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	wg.Go(func() {
+		time.Sleep(d) // the length of the profile, as the services' own
+		pprof.StopCPUProfile()
+		f.Close()
+	})
+	return wg.Wait
 }

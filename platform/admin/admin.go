@@ -1,12 +1,13 @@
 // Package admin serves a service's operational endpoints on its admin port:
-// /healthz (the process is alive), /readyz (its dependencies answer) and
-// /metrics (Prometheus).
+// /healthz (the process is alive), /readyz (its dependencies answer),
+// /metrics (Prometheus) and, when asked for, /debug/pprof/ (Go's profiles).
 package admin
 
 import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -54,6 +55,26 @@ func Handler(gatherer prometheus.Gatherer, checks ...Check) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// Profiled adds Go's profiles (net/http/pprof: CPU, heap, goroutines,
+// mutex and block profiles, execution traces) under /debug/pprof/ to an
+// admin handler when on is true, and returns next as it is otherwise.
+// Services turn it on with ADMIN_PPROF=true: the admin port is for
+// operators, and a profile of a service under real load is how its time is
+// found. Profiles hold no request data.
+func Profiled(on bool, next http.Handler) http.Handler {
+	if !on {
+		return next
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", next)
 	return mux
 }
 

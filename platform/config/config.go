@@ -33,6 +33,8 @@ type Base struct {
 	JourneyDuplicateWindow time.Duration `env:"JOURNEY_DUPLICATE_WINDOW" envDefault:"2m"`
 	// RedisURL is the Redis server used as a cache.
 	RedisURL string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+	// Profiling serves Go's profiles (/debug/pprof/) on the admin port.
+	Profiling bool `env:"ADMIN_PPROF" envDefault:"false"`
 }
 
 // Topology is the deployment's JetStream options.

@@ -115,7 +115,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		IdleTimeout:       2 * time.Minute,
 	}
 	adminSrv := &http.Server{
-		Handler:           admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready}),
+		Handler:           admin.Profiled(cfg.Profiling, admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready})),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	log.InfoContext(ctx, "ingest serving", "http", cfg.HTTPAddr, "grpc", cfg.GRPCAddr, "admin", cfg.AdminAddr, "tenants", len(tenants.IDs()))

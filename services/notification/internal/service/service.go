@@ -329,8 +329,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	notificationv1.RegisterNotificationServiceServer(grpcSrv, a.GRPC)
 	defer health.Shutdown()
 	httpSrv := &http.Server{Handler: a.HTTP.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	adminSrv := &http.Server{Handler: admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready},
-		admin.Check{Name: "unsubscribes", Probe: a.Unsubs.Ready}), ReadHeaderTimeout: 5 * time.Second}
+	adminSrv := &http.Server{Handler: admin.Profiled(cfg.Profiling, admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready},
+		admin.Check{Name: "unsubscribes", Probe: a.Unsubs.Ready})), ReadHeaderTimeout: 5 * time.Second}
 	log.InfoContext(ctx, "notification serving", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr, "admin", cfg.AdminAddr)
 	return runner.Run(ctx,
 		runner.GRPC("notification grpc", cfg.GRPCAddr, grpcSrv),

@@ -153,7 +153,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	profilev1.RegisterProfileServiceServer(grpcSrv, grpcPort)
 	grpcserver.Serving(health, profilev1.ProfileService_ServiceDesc)
 	defer health.Shutdown()
-	adminSrv := &http.Server{Handler: admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready}), ReadHeaderTimeout: 5 * time.Second}
+	adminSrv := &http.Server{Handler: admin.Profiled(cfg.Profiling, admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready})), ReadHeaderTimeout: 5 * time.Second}
 
 	consume := journeystream.ConsumeConfig{Durable: topology.ProfileConsumer, MaxDeliver: topology.ProfileMaxDeliver,
 		Batch: cfg.Batch, MaxWait: 250 * time.Millisecond, RetryDelay: time.Second}

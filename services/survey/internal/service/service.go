@@ -293,7 +293,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := journeystream.RegisterMetrics(reg); err != nil {
 		return err
 	}
-	adminSrv := &http.Server{Handler: admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready}, admin.Check{Name: "kpi-index", Probe: s.ready}), ReadHeaderTimeout: 5 * time.Second}
+	adminSrv := &http.Server{Handler: admin.Profiled(cfg.Profiling, admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready}, admin.Check{Name: "kpi-index", Probe: s.ready})), ReadHeaderTimeout: 5 * time.Second}
 
 	log.InfoContext(ctx, "survey serving", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr, "admin", cfg.AdminAddr)
 	return runner.Run(ctx,

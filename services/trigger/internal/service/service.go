@@ -242,7 +242,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := adapters.RegisterMetrics(reg); err != nil {
 		return err
 	}
-	adminSrv := &http.Server{Handler: admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready}), ReadHeaderTimeout: 5 * time.Second}
+	adminSrv := &http.Server{Handler: admin.Profiled(cfg.Profiling, admin.Handler(reg, admin.Check{Name: "nats", Probe: conn.Ready})), ReadHeaderTimeout: 5 * time.Second}
 
 	log.InfoContext(ctx, "trigger serving", "grpc", cfg.GRPCAddr, "admin", cfg.AdminAddr, "pack_rules", len(pack))
 	return runner.Run(ctx,
