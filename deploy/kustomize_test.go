@@ -11,6 +11,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -161,6 +162,22 @@ func TestOverlaysRenderIntoAWholeSystem(t *testing.T) {
 					} else if _, ok := s.Data[ref[1]]; ref[1] != "" && !ok {
 						t.Errorf("%s reads key %s of secret %s, which has %v", name, ref[1], ref[0], keys(s.Data))
 					}
+				}
+				// The Go heap is held under the container's memory limit, with
+				// room to spare for what is not heap.
+				ctr := d.Spec.Template.Spec.Containers[0]
+				limit := ctr.Resources.Limits.Memory()
+				var memLimit string
+				for _, e := range ctr.Env {
+					if e.Name == "GOMEMLIMIT" {
+						if memLimit != "" {
+							t.Errorf("%s sets GOMEMLIMIT twice", name)
+						}
+						memLimit = e.Value
+					}
+				}
+				if q, err := resource.ParseQuantity(strings.TrimSuffix(memLimit, "B")); err != nil || limit.IsZero() || q.Value() > limit.Value()*95/100 || q.Value() < limit.Value()/2 {
+					t.Errorf("%s: GOMEMLIMIT %q against a memory limit of %s: want between half and 95 %% of it", name, memLimit, limit)
 				}
 				for _, e := range d.Spec.Template.Spec.Containers[0].Env {
 					if ref := e.ValueFrom; ref != nil && ref.ConfigMapKeyRef != nil {
