@@ -380,22 +380,30 @@ func (r *KVRepository) commit(ctx context.Context, tenant string, c profile.Chan
 }
 
 // Profiles yields every profile of tenant ("" for all tenants), read fresh.
+// A profile absorbed into another but left behind by a failed commit is not
+// yielded: its survivor holds its history.
 func (r *KVRepository) Profiles(ctx context.Context, tenant string) iter.Seq2[*profile.Profile, error] {
 	return func(yield func(*profile.Profile, error) bool) {
-		filter := "*.p.*"
+		filter := "*."
 		if tenant != "" {
-			filter = tenant + ".p.*"
+			filter = tenant + "."
 		}
-		lister, err := r.kv.ListKeysFiltered(ctx, filter)
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return
+		merged := map[string]bool{}
+		for key, err := range r.keys(ctx, filter+"m.*") {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			merged[strings.Replace(key, ".m.", ".p.", 1)] = true
 		}
-		if err != nil {
-			yield(nil, fmt.Errorf("profile store: list: %w", err))
-			return
-		}
-		defer func() { _ = lister.Stop() }()
-		for key := range lister.Keys() {
+		for key, err := range r.keys(ctx, filter+"p.*") {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if merged[key] {
+				continue
+			}
 			p, _, err := r.load(ctx, key)
 			if errors.Is(err, profile.ErrNotFound) {
 				continue // deleted since listed
@@ -432,24 +440,60 @@ func (r *KVRepository) Members(ctx context.Context, tenant, segment string) ([]p
 	return out, nil
 }
 
-// Refs lists every profile of every tenant, for the segment sweep.
+// Refs lists every profile of every tenant, for the segment sweep, marking
+// those whose id already leads to another profile (absorbed, but left by a
+// commit that failed before deleting them).
 func (r *KVRepository) Refs(ctx context.Context) ([]app.ProfileRef, error) {
-	lister, err := r.kv.ListKeysFiltered(ctx, "*.p.*")
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, nil
+	merged := map[string]bool{} // "<tenant>.<id>"
+	for key, err := range r.keys(ctx, "*.m.*") {
+		if err != nil {
+			return nil, err
+		}
+		if parts := strings.SplitN(key, ".", 3); len(parts) == 3 {
+			merged[parts[0]+"."+parts[2]] = true
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("profile store: list: %w", err)
-	}
-	defer func() { _ = lister.Stop() }()
 	var refs []app.ProfileRef
-	for key := range lister.Keys() {
-		parts := strings.SplitN(key, ".", 3)
-		if len(parts) == 3 {
-			refs = append(refs, app.ProfileRef{Tenant: parts[0], ID: parts[2]})
+	for key, err := range r.keys(ctx, "*.p.*") {
+		if err != nil {
+			return nil, err
+		}
+		if parts := strings.SplitN(key, ".", 3); len(parts) == 3 {
+			refs = append(refs, app.ProfileRef{Tenant: parts[0], ID: parts[2], Absorbed: merged[parts[0]+"."+parts[2]]})
 		}
 	}
 	return refs, nil
+}
+
+// keys yields the bucket's keys matching filter.
+func (r *KVRepository) keys(ctx context.Context, filter string) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		lister, err := r.kv.ListKeysFiltered(ctx, filter)
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return
+		}
+		if err != nil {
+			yield("", fmt.Errorf("profile store: list: %w", err))
+			return
+		}
+		defer func() { _ = lister.Stop() }()
+		for key := range lister.Keys() {
+			if !yield(key, nil) {
+				return
+			}
+		}
+	}
+}
+
+// RemoveAbsorbed deletes an absorbed profile left behind.
+func (r *KVRepository) RemoveAbsorbed(ctx context.Context, tenant, id string) error {
+	if err := r.kv.Delete(ctx, profileKey(tenant, id)); err != nil {
+		return fmt.Errorf("profile store: delete absorbed %s: %w", id, err)
+	}
+	r.mu.Lock()
+	delete(r.profiles, profileKey(tenant, id))
+	r.mu.Unlock()
+	return nil
 }
 
 func cutoffKey(tenant string) string { return tenant + ".vipcutoff" }

@@ -364,6 +364,9 @@ func (h *ApplyEventsHandler) SweepSegments(ctx context.Context, profiles func(co
 func (h *ApplyEventsHandler) updateCutoffs(ctx context.Context, refs []ProfileRef) error {
 	revenues := map[string]map[string][]string{} // tenant -> currency -> revenues
 	for _, ref := range refs {
+		if ref.Absorbed {
+			continue
+		}
 		h.mu.Lock()
 		p, err := h.repo.Get(ctx, ref.Tenant, ref.ID)
 		var totals []profile.CurrencyTotals
@@ -402,11 +405,26 @@ func (h *ApplyEventsHandler) updateCutoffs(ctx context.Context, refs []ProfileRe
 }
 
 // ProfileRef names a profile.
-type ProfileRef struct{ Tenant, ID string }
+type ProfileRef struct {
+	Tenant, ID string
+	// Absorbed marks a profile whose id already leads to another: it was
+	// merged away, and the commit that merged it stopped before deleting
+	// it. The sweep deletes it.
+	Absorbed bool
+}
 
 func (h *ApplyEventsHandler) sweepOne(ctx context.Context, ref ProfileRef, now time.Time) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if ref.Absorbed {
+		// Its survivor holds its history and its identities lead there:
+		// finish the merge, or readers by its id and the KPIs see it twice.
+		if err := h.repo.RemoveAbsorbed(ctx, ref.Tenant, ref.ID); err != nil {
+			return 0, err
+		}
+		h.cache.Remove(ctx, ref.Tenant, ref.ID)
+		return 0, nil
+	}
 	p, err := h.repo.Get(ctx, ref.Tenant, ref.ID)
 	if errors.Is(err, profile.ErrNotFound) {
 		return 0, nil

@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -772,5 +774,61 @@ func TestReadsByIdentityFollowAMerge(t *testing.T) {
 			t.Fatalf("read %d by the visitor's id after the merge: profile %s with %d orders, name %q; want %s with 1 order, Mina",
 				i+1, after.GetProfileId(), after.GetCommerce().GetOrderCount(), after.GetTraits().GetFirstName(), known.GetProfileId())
 		}
+	}
+}
+
+// A merge whose commit stopped before deleting the absorbed profile leaves
+// it in the store (its identities already lead to the survivor). It is not
+// counted by the KPIs, and the next segment sweep deletes it, so its id
+// leads to the survivor again.
+func TestAnAbsorbedProfileLeftBehindIsCleanedUp(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	ctx := context.Background()
+	view := ev("demo", "ov1", "product.viewed", &journeyv1.Customer{AnonymousId: "anon-o"}, 0)
+	view.Payload = &journeyv1.JourneyEvent_ProductViewed{ProductViewed: &journeyv1.ProductViewed{Product: &journeyv1.Product{ProductId: "p-o"}}}
+	s.publish(t, view, placed("demo", "oo1", "c-o", "o-1", "1000", 1))
+	s.settled(t)
+	visitor := s.get(t, "demo", &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_Identity{Identity: &journeyv1.Customer{AnonymousId: "anon-o"}}})
+	kv, err := s.nats.JS.KeyValue(ctx, topology.ProfileBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "demo.p." + visitor.GetProfileId()
+	stored, err := kv.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signup := ev("demo", "ou1", "customer.updated", &journeyv1.Customer{CustomerId: "c-o", AnonymousId: "anon-o"}, 2)
+	signup.Payload = &journeyv1.JourneyEvent_CustomerUpdated{CustomerUpdated: &journeyv1.CustomerUpdated{FirstName: "Omid"}}
+	s.publish(t, signup)
+	s.settled(t)
+	survivor := s.get(t, "demo", byCustomer("c-o"))
+	if survivor.GetProfileId() == visitor.GetProfileId() {
+		t.Fatalf("the known customer's profile %s is the visitor's", survivor.GetProfileId())
+	}
+	// The commit's last phase "failed": the absorbed profile is back.
+	if _, err := kv.Put(ctx, key, stored.Value()); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for p, err := range s.repo.Profiles(ctx, "demo") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.ID)
+	}
+	if slices.Contains(ids, visitor.GetProfileId()) {
+		t.Fatalf("profiles for the KPIs include the absorbed %s: %v", visitor.GetProfileId(), ids)
+	}
+
+	if _, err := s.folder.SweepSegments(ctx, s.repo.Refs, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Get(ctx, key); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Fatalf("after the sweep the absorbed profile is still stored: %v", err)
+	}
+	if got := s.get(t, "demo", &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_ProfileId{ProfileId: visitor.GetProfileId()}}); got.GetProfileId() != survivor.GetProfileId() {
+		t.Fatalf("the absorbed id answers %s, want the survivor %s", got.GetProfileId(), survivor.GetProfileId())
 	}
 }

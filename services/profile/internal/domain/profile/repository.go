@@ -49,6 +49,9 @@ type Repository interface {
 	// Commit writes the changes of one tenant and returns the profiles as
 	// written.
 	Commit(ctx context.Context, tenant string, c Changes) ([]Stored, error)
+	// RemoveAbsorbed deletes a profile merged into another whose deletion
+	// a failed commit left undone (its id already leads to the survivor).
+	RemoveAbsorbed(ctx context.Context, tenant, id string) error
 	// Rollback forgets every uncommitted change made to profiles Get
 	// returned; the next Get reads the store again.
 	Rollback()
