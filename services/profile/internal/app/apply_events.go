@@ -93,6 +93,7 @@ type tenantBatch struct {
 	changes  profile.Changes
 	loaded   map[string]*profile.Profile // by id
 	index    map[string]string           // identity key -> id
+	asked    map[string]bool             // identity keys looked up in the store
 	segEvent []SegmentEvent
 	items    []int // positions in the batch
 }
@@ -158,6 +159,10 @@ func (h *ApplyEventsHandler) foldTenant(ctx context.Context, tb *tenantBatch, ba
 	}
 	for k, id := range resolved {
 		tb.index[k] = id
+	}
+	tb.asked = make(map[string]bool, len(keys))
+	for _, k := range keys {
+		tb.asked[k] = true
 	}
 	for _, i := range tb.items {
 		if err := h.fold(ctx, tb, batch[i].Event); err != nil {
@@ -282,7 +287,7 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profil
 	// written, without the profile when only the index was behind.
 	var unresolved []string
 	for _, id := range keep.Identities {
-		if _, ok := tb.index[id.Key()]; !ok {
+		if _, ok := tb.index[id.Key()]; !ok && !tb.asked[id.Key()] {
 			unresolved = append(unresolved, id.Key())
 		}
 	}
@@ -293,6 +298,9 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profil
 		}
 		for k, id := range found {
 			tb.index[k] = id
+		}
+		for _, k := range unresolved {
+			tb.asked[k] = true
 		}
 	}
 	for _, id := range keep.Identities {
