@@ -71,6 +71,10 @@ type Config struct {
 	ProfileTimeout time.Duration `env:"SURVEY_PROFILE_TIMEOUT" envDefault:"2s"`
 	// StoreTimeout bounds one publish.
 	StoreTimeout time.Duration `env:"SURVEY_STORE_TIMEOUT" envDefault:"5s"`
+	// Workers is how many invitations are handled at once (one customer's
+	// in order): each waits on a few broker round trips, so more of them
+	// keep up with more invitations a second on a busy broker.
+	Workers int `env:"SURVEY_WORKERS" envDefault:"32"`
 }
 
 // Check validates the configuration, naming the variable at fault.
@@ -92,6 +96,8 @@ func (c *Config) Check() (key []byte, shops map[string]string, err error) {
 		return nil, nil, errors.New("config: SURVEY_TAP_SETTLE must be between 0 and 1h")
 	case c.FatiguePeriod < 0 || c.FatiguePeriod > topology.SurveyFatigueTTL:
 		return nil, nil, fmt.Errorf("config: SURVEY_FATIGUE_PERIOD must be between 0 and %v", topology.SurveyFatigueTTL)
+	case c.Workers < 1 || c.Workers > 1024:
+		return nil, nil, fmt.Errorf("config: SURVEY_WORKERS %d must be between 1 and 1024", c.Workers)
 	case c.DefaultLocale != "fa" && c.DefaultLocale != "en":
 		return nil, nil, errors.New("config: SURVEY_DEFAULT_LOCALE must be fa or en")
 	case !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
@@ -309,7 +315,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 			grpcserver.Serving(health, surveyv1.SurveyService_ServiceDesc)
 			return ports.ConsumeInvitations(ctx, conn.JS, invites, ports.InviteConsumerConfig{Durable: topology.SurveyConsumer,
-				MaxDeliver: topology.SurveyMaxDeliver, Batch: 8, MaxWait: time.Second, RetryDelay: time.Second, Workers: 32}, s.App, log)
+				MaxDeliver: topology.SurveyMaxDeliver, Batch: 8, MaxWait: time.Second, RetryDelay: time.Second, Workers: cfg.Workers}, s.App, log)
 		},
 		journeystream.WatchLag(invites, topology.SurveyConsumer, 5*time.Second),
 		func(ctx context.Context) error {

@@ -9,7 +9,7 @@ import (
 func TestConfigRefusesWeakOrMissingSettings(t *testing.T) {
 	t.Parallel()
 	good := func() Config {
-		return Config{LinkKey: strings.Repeat("ab", 32), LinkTTL: time.Hour, FatiguePeriod: 720 * time.Hour, DefaultLocale: "fa", PublicURL: "https://s.example.com"}
+		return Config{LinkKey: strings.Repeat("ab", 32), LinkTTL: time.Hour, FatiguePeriod: 720 * time.Hour, DefaultLocale: "fa", PublicURL: "https://s.example.com", Workers: 32}
 	}
 	cases := []struct {
 		name, want string
@@ -24,6 +24,7 @@ func TestConfigRefusesWeakOrMissingSettings(t *testing.T) {
 		{"german", "SURVEY_DEFAULT_LOCALE", func(c *Config) { c.DefaultLocale = "de" }},
 		{"shop names", "SURVEY_SHOP_NAMES", func(c *Config) { c.ShopNames = "demo" }},
 		{"public url", "SURVEY_PUBLIC_URL", func(c *Config) { c.PublicURL = "survey.example.com" }},
+		{"no workers", "SURVEY_WORKERS", func(c *Config) { c.Workers = 0 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
