@@ -176,6 +176,11 @@ func TestOverlaysRenderIntoAWholeSystem(t *testing.T) {
 						memLimit = e.Value
 					}
 				}
+				// Go reads only <number>[B|KiB|MiB|GiB|TiB]; anything else stops
+				// every pod at start-up.
+				if !goMemLimit.MatchString(memLimit) {
+					t.Errorf("%s: GOMEMLIMIT %q is not in Go's form, such as 460MiB", name, memLimit)
+				}
 				if q, err := resource.ParseQuantity(strings.TrimSuffix(memLimit, "B")); err != nil || limit.IsZero() || q.Value() > limit.Value()*95/100 || q.Value() < limit.Value()/2 {
 					t.Errorf("%s: GOMEMLIMIT %q against a memory limit of %s: want between half and 95 %% of it", name, memLimit, limit)
 				}
@@ -195,6 +200,9 @@ func TestOverlaysRenderIntoAWholeSystem(t *testing.T) {
 		})
 	}
 }
+
+// goMemLimit is the form the Go runtime accepts for GOMEMLIMIT.
+var goMemLimit = regexp.MustCompile(`^[0-9]+(B|KiB|MiB|GiB|TiB)?$`)
 
 // The image of the NATS StatefulSet is the server version the services are
 // tested against (platform/go.mod pins nats-server).

@@ -164,6 +164,13 @@ func profileDuringLoad(b *testing.B, s *system, dir string, d time.Duration) fun
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)
 	}
+	f, err := os.Create(filepath.Join(dir, "e2e.test.cpu"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err) // -cpuprofile given as well: one profile at a time
+	}
 	var wg sync.WaitGroup
 	for name, admin := range s.admins {
 		wg.Go(func() {
@@ -174,23 +181,20 @@ func profileDuringLoad(b *testing.B, s *system, dir string, d time.Duration) fun
 				return
 			}
 			defer resp.Body.Close()
-			f, err := os.Create(filepath.Join(dir, name+".cpu"))
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("profile %s: HTTP %d", name, resp.StatusCode)
+				return
+			}
+			out, err := os.Create(filepath.Join(dir, name+".cpu"))
 			if err != nil {
 				b.Error(err)
 				return
 			}
-			defer f.Close()
-			if _, err := io.Copy(f, resp.Body); err != nil {
+			defer out.Close()
+			if _, err := io.Copy(out, resp.Body); err != nil {
 				b.Errorf("profile %s: %v", name, err)
 			}
 		})
-	}
-	f, err := os.Create(filepath.Join(dir, "e2e.test.cpu"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		b.Fatal(err)
 	}
 	wg.Go(func() {
 		time.Sleep(d) // the length of the profile, as the services' own

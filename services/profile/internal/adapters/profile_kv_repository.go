@@ -380,8 +380,9 @@ func (r *KVRepository) commit(ctx context.Context, tenant string, c profile.Chan
 }
 
 // Profiles yields every profile of tenant ("" for all tenants), read fresh.
-// A profile absorbed into another but left behind by a failed commit is not
-// yielded: its survivor holds its history.
+// A profile absorbed into another but left behind by a failed commit (last
+// written before its redirect) is not yielded: its survivor holds its
+// history.
 func (r *KVRepository) Profiles(ctx context.Context, tenant string) iter.Seq2[*profile.Profile, error] {
 	return func(yield func(*profile.Profile, error) bool) {
 		filter := "*."
@@ -402,7 +403,15 @@ func (r *KVRepository) Profiles(ctx context.Context, tenant string) iter.Seq2[*p
 				return
 			}
 			if merged[key] {
-				continue
+				parts := strings.SplitN(key, ".", 3)
+				left, _, err := r.leftBehind(ctx, parts[0], parts[2])
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				if left {
+					continue
+				}
 			}
 			p, _, err := r.load(ctx, key)
 			if errors.Is(err, profile.ErrNotFound) {
@@ -485,15 +494,57 @@ func (r *KVRepository) keys(ctx context.Context, filter string) iter.Seq2[string
 	}
 }
 
-// RemoveAbsorbed deletes an absorbed profile left behind.
-func (r *KVRepository) RemoveAbsorbed(ctx context.Context, tenant, id string) error {
-	if err := r.kv.Delete(ctx, profileKey(tenant, id)); err != nil {
-		return fmt.Errorf("profile store: delete absorbed %s: %w", id, err)
+// RemoveAbsorbed deletes an absorbed profile left behind, and reports
+// whether it did. It does only when the survivor holds every event the
+// absorbed profile holds: a commit whose index entries landed only in part
+// can leave an identity leading to the absorbed profile, which then takes
+// events the survivor lacks, and is kept (the delete names the revision it
+// read, so a write in between also keeps it).
+func (r *KVRepository) RemoveAbsorbed(ctx context.Context, tenant, id string) (bool, error) {
+	left, rev, err := r.leftBehind(ctx, tenant, id)
+	if err != nil || !left {
+		return false, err
+	}
+	if err := r.kv.Delete(ctx, profileKey(tenant, id), jetstream.LastRevision(rev)); err != nil {
+		return false, fmt.Errorf("profile store: delete absorbed %s: %w", id, err)
 	}
 	r.mu.Lock()
 	delete(r.profiles, profileKey(tenant, id))
 	r.mu.Unlock()
-	return nil
+	return true, nil
+}
+
+// leftBehind reports whether profile id of tenant is stored although it was
+// merged away, its survivor holding every event it holds, with the
+// revision it was read at.
+func (r *KVRepository) leftBehind(ctx context.Context, tenant, id string) (bool, uint64, error) {
+	absorbed, rev, err := r.load(ctx, profileKey(tenant, id))
+	if errors.Is(err, profile.ErrNotFound) {
+		return false, 0, nil
+	}
+	if err != nil {
+		return false, 0, err
+	}
+	m, err := r.kv.Get(ctx, mergedKey(tenant, id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, 0, nil
+	}
+	if err != nil {
+		return false, 0, fmt.Errorf("profile store: %w", err)
+	}
+	survivor, err := r.Load(ctx, tenant, string(m.Value()))
+	if errors.Is(err, profile.ErrNotFound) {
+		return false, 0, nil
+	}
+	if err != nil {
+		return false, 0, err
+	}
+	for _, e := range absorbed.Applied {
+		if !survivor.HasApplied(e.ID) {
+			return false, 0, nil
+		}
+	}
+	return true, rev, nil
 }
 
 func cutoffKey(tenant string) string { return tenant + ".vipcutoff" }

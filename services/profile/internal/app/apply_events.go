@@ -98,6 +98,11 @@ type tenantBatch struct {
 	items    []int // positions in the batch
 }
 
+func newTenantBatch(tenant string) *tenantBatch {
+	return &tenantBatch{tenant: tenant, loaded: map[string]*profile.Profile{}, index: map[string]string{}, asked: map[string]bool{},
+		changes: profile.Changes{Profiles: map[string]*profile.Profile{}, Identities: map[string]string{}, Absorbed: map[string]string{}}}
+}
+
 // Handle folds events in order and returns one error per event. Each
 // tenant's changes are written together; segment transitions are announced
 // before the profiles that record them are written, so a crash between the
@@ -111,8 +116,7 @@ func (h *ApplyEventsHandler) Handle(ctx context.Context, batch []ApplyEvent) []e
 	for i, item := range batch {
 		tb, ok := byTenant[item.Tenant]
 		if !ok {
-			tb = &tenantBatch{tenant: item.Tenant, loaded: map[string]*profile.Profile{}, index: map[string]string{},
-				changes: profile.Changes{Profiles: map[string]*profile.Profile{}, Identities: map[string]string{}, Absorbed: map[string]string{}}}
+			tb = newTenantBatch(item.Tenant)
 			byTenant[item.Tenant] = tb
 			order = append(order, tb)
 		}
@@ -130,8 +134,8 @@ func (h *ApplyEventsHandler) Handle(ctx context.Context, batch []ApplyEvent) []e
 			// (a profile grown too large, a conflict) fails alone and the
 			// tenant's other events go on.
 			for _, i := range tb.items {
-				one := &tenantBatch{tenant: tb.tenant, items: []int{i}, loaded: map[string]*profile.Profile{}, index: map[string]string{},
-					changes: profile.Changes{Profiles: map[string]*profile.Profile{}, Identities: map[string]string{}, Absorbed: map[string]string{}}}
+				one := newTenantBatch(tb.tenant)
+				one.items = []int{i}
 				if err := h.foldTenant(ctx, one, batch); err != nil {
 					h.repo.Rollback()
 					errs[i] = err
@@ -160,7 +164,6 @@ func (h *ApplyEventsHandler) foldTenant(ctx context.Context, tb *tenantBatch, ba
 	for k, id := range resolved {
 		tb.index[k] = id
 	}
-	tb.asked = make(map[string]bool, len(keys))
 	for _, k := range keys {
 		tb.asked[k] = true
 	}
@@ -427,11 +430,15 @@ func (h *ApplyEventsHandler) sweepOne(ctx context.Context, ref ProfileRef, now t
 	if ref.Absorbed {
 		// Its survivor holds its history and its identities lead there:
 		// finish the merge, or readers by its id and the KPIs see it twice.
-		if err := h.repo.RemoveAbsorbed(ctx, ref.Tenant, ref.ID); err != nil {
+		// One that took events since is live, and swept as any other.
+		removed, err := h.repo.RemoveAbsorbed(ctx, ref.Tenant, ref.ID)
+		if err != nil {
 			return 0, err
 		}
-		h.cache.Remove(ctx, ref.Tenant, ref.ID)
-		return 0, nil
+		if removed {
+			h.cache.Remove(ctx, ref.Tenant, ref.ID)
+			return 0, nil
+		}
 	}
 	p, err := h.repo.Get(ctx, ref.Tenant, ref.ID)
 	if errors.Is(err, profile.ErrNotFound) {
@@ -448,7 +455,8 @@ func (h *ApplyEventsHandler) sweepOne(ctx context.Context, ref ProfileRef, now t
 	if len(changes) == 0 {
 		return 0, nil
 	}
-	tb := &tenantBatch{tenant: ref.Tenant, changes: profile.Changes{Profiles: map[string]*profile.Profile{p.ID: p}}}
+	tb := newTenantBatch(ref.Tenant)
+	tb.changes.Profiles[p.ID] = p
 	for _, c := range changes {
 		h.recordSegment(tb, p, c)
 	}

@@ -807,7 +807,27 @@ func TestAnAbsorbedProfileLeftBehindIsCleanedUp(t *testing.T) {
 	if survivor.GetProfileId() == visitor.GetProfileId() {
 		t.Fatalf("the known customer's profile %s is the visitor's", survivor.GetProfileId())
 	}
-	// The commit's last phase "failed": the absorbed profile is back.
+	// An absorbed profile that took an event its survivor lacks (an index
+	// entry that still led to it) is live: the sweep keeps it.
+	var live profile.Profile
+	if err := json.Unmarshal(stored.Value(), &live); err != nil {
+		t.Fatal(err)
+	}
+	live.Apply(profile.Event{ID: "ox-late", Type: "product.viewed", OccurredAt: t0.Add(5 * time.Hour), Seq: 999,
+		Identities: []profile.Identity{{Kind: profile.AnonymousID, Value: "anon-o"}}, Product: &profile.Product{ID: "p-late"}})
+	data, _ := json.Marshal(&live)
+	if _, err := kv.Put(ctx, key, data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.folder.SweepSegments(ctx, s.repo.Refs, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Get(ctx, key); err != nil {
+		t.Fatalf("the sweep deleted an absorbed profile that holds an event its survivor lacks: %v", err)
+	}
+
+	// The commit's last phase "failed": the absorbed profile is back as it
+	// was, every event of it held by the survivor.
 	if _, err := kv.Put(ctx, key, stored.Value()); err != nil {
 		t.Fatal(err)
 	}

@@ -50,8 +50,9 @@ type Repository interface {
 	// written.
 	Commit(ctx context.Context, tenant string, c Changes) ([]Stored, error)
 	// RemoveAbsorbed deletes a profile merged into another whose deletion
-	// a failed commit left undone (its id already leads to the survivor).
-	RemoveAbsorbed(ctx context.Context, tenant, id string) error
+	// a failed commit left undone (its id already leads to the survivor),
+	// unless it was written since; it reports whether it deleted it.
+	RemoveAbsorbed(ctx context.Context, tenant, id string) (bool, error)
 	// Rollback forgets every uncommitted change made to profiles Get
 	// returned; the next Get reads the store again.
 	Rollback()
