@@ -114,7 +114,7 @@ func BenchmarkGetScoreKPIs(b *testing.B) {
 	if err := topology.Ensure(ctx, srv.JS, srv.NC.ConnectedServerVersion(), topology.Survey(topology.Options{})); err != nil {
 		b.Fatal(err)
 	}
-	cfg := service.Config{PublicURL: "http://127.0.0.1:8083", LinkKey: testKey, LinkTTL: time.Hour, FatiguePeriod: time.Hour, DefaultLocale: "fa",
+	cfg := service.Config{Workers: 32, PublicURL: "http://127.0.0.1:8083", LinkKey: testKey, LinkTTL: time.Hour, FatiguePeriod: time.Hour, DefaultLocale: "fa",
 		ProfileAddr: "127.0.0.1:1", ProfileTimeout: time.Second, StoreTimeout: time.Second}
 	s, err := service.NewApplication(ctx, cfg, srv.NC, srv.JS, time.Now, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -98,7 +98,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := service.Config{PublicURL: "http://" + ln.Addr().String(), LinkKey: testKey, LinkTTL: 30 * 24 * time.Hour, FatiguePeriod: 30 * 24 * time.Hour,
+	cfg := service.Config{Workers: 32, PublicURL: "http://" + ln.Addr().String(), LinkKey: testKey, LinkTTL: 30 * 24 * time.Hour, FatiguePeriod: 30 * 24 * time.Hour,
 		DefaultLocale: "fa", ShopNames: "demo=Demo Shop", ProfileAddr: profileAddr, ProfileTimeout: 2 * time.Second, StoreTimeout: 5 * time.Second}
 	for _, o := range opts {
 		o(&cfg)

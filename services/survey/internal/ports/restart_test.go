@@ -55,7 +55,7 @@ func TestRestartRebuildsKPIsAndPublishesWhatWasLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg := service.Config{PublicURL: e.page.URL, LinkKey: testKey, LinkTTL: time.Hour, FatiguePeriod: time.Hour, DefaultLocale: "fa",
+	cfg := service.Config{Workers: 32, PublicURL: e.page.URL, LinkKey: testKey, LinkTTL: time.Hour, FatiguePeriod: time.Hour, DefaultLocale: "fa",
 		ProfileAddr: "127.0.0.1:1", ProfileTimeout: time.Second, StoreTimeout: 5 * time.Second}
 	again, err := service.NewApplication(ctx, cfg, e.nats.NC, e.nats.JS, time.Now, slog.New(slog.DiscardHandler))
 	if err != nil {
