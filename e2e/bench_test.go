@@ -196,10 +196,10 @@ func profileDuringLoad(b *testing.B, s *system, dir string, d time.Duration) fun
 			}
 		})
 	}
-	wg.Go(func() {
-		time.Sleep(d) // the length of the profile, as the services' own
+	// This process's profile ends when the services' do (each lasts d).
+	return func() {
+		wg.Wait()
 		pprof.StopCPUProfile()
 		f.Close()
-	})
-	return wg.Wait
+	}
 }
