@@ -10,6 +10,8 @@ import (
 
 	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
 	"github.com/bazgasht/bazgasht/platform/topology"
+	"github.com/bazgasht/bazgasht/services/profile/internal/app"
+	"github.com/bazgasht/bazgasht/services/profile/internal/domain/profile"
 )
 
 // JourneyEvents reads journey events back from the JOURNEY stream by
@@ -30,18 +32,58 @@ func NewJourneyEvents(ctx context.Context, js jetstream.JetStream) (*JourneyEven
 func (j *JourneyEvents) Events(ctx context.Context, seqs []uint64) ([]*journeyv1.JourneyEvent, error) {
 	out := make([]*journeyv1.JourneyEvent, 0, len(seqs))
 	for _, seq := range seqs {
-		m, err := j.stream.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
+		ev, err := j.event(ctx, seq)
 		if err != nil {
-			return nil, fmt.Errorf("journey stream: read %d: %w", seq, err)
+			return nil, err
 		}
-		ev := &journeyv1.JourneyEvent{}
-		if err := proto.Unmarshal(m.Data, ev); err != nil {
-			return nil, fmt.Errorf("journey stream: event %d: %w", seq, err)
+		if ev != nil {
+			out = append(out, ev)
 		}
-		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// event reads the event at seq, or nil when the stream no longer holds it.
+func (j *JourneyEvents) event(ctx context.Context, seq uint64) (*journeyv1.JourneyEvent, error) {
+	m, err := j.stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journey stream: read %d: %w", seq, err)
+	}
+	ev := &journeyv1.JourneyEvent{}
+	if err := proto.Unmarshal(m.Data, ev); err != nil {
+		return nil, fmt.Errorf("journey stream: event %d: %w", seq, err)
+	}
+	return ev, nil
+}
+
+// EventSource reads events back in the fold's terms.
+type EventSource struct {
+	events   *JourneyEvents
+	toDomain func(*journeyv1.JourneyEvent, uint64) profile.Event
+}
+
+// NewEventSource reads from events; toDomain is how the fold reads a
+// journey event (ports.ToDomain).
+func NewEventSource(events *JourneyEvents, toDomain func(*journeyv1.JourneyEvent, uint64) profile.Event) *EventSource {
+	return &EventSource{events: events, toDomain: toDomain}
+}
+
+var _ app.EventSource = (*EventSource)(nil)
+
+// EventsAt returns the events at seqs that the stream still holds.
+func (s *EventSource) EventsAt(ctx context.Context, seqs []uint64) (map[uint64]profile.Event, error) {
+	out := make(map[uint64]profile.Event, len(seqs))
+	for _, seq := range seqs {
+		ev, err := s.events.event(ctx, seq)
+		if err != nil {
+			return nil, err
+		}
+		if ev != nil {
+			out[seq] = s.toDomain(ev, seq)
+		}
 	}
 	return out, nil
 }

@@ -547,6 +547,18 @@ func (r *KVRepository) leftBehind(ctx context.Context, tenant, id string) (bool,
 	return true, rev, nil
 }
 
+// MergedInto returns the survivor a merged-away profile id leads to, or "".
+func (r *KVRepository) MergedInto(ctx context.Context, tenant, id string) (string, error) {
+	m, err := r.kv.Get(ctx, mergedKey(tenant, id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("profile store: %w", err)
+	}
+	return string(m.Value()), nil
+}
+
 func cutoffKey(tenant string) string { return tenant + ".vipcutoff" }
 
 // Cutoffs returns the tenant's top-spender cut-offs.

@@ -40,6 +40,13 @@ type CacheWriter interface {
 	StoreIdentities(ctx context.Context, tenant string, index map[string]string)
 }
 
+// EventSource reads applied events back from the stream by position: a
+// merge finished late folds the events its survivor lacks from them.
+type EventSource interface {
+	// EventsAt returns the events at seqs that the stream still holds.
+	EventsAt(ctx context.Context, seqs []uint64) (map[uint64]profile.Event, error)
+}
+
 // ApplyEvent is one event of one tenant to fold.
 type ApplyEvent struct {
 	Tenant string
@@ -50,6 +57,7 @@ type ApplyEvent struct {
 type ApplyEventsHandler struct {
 	repo     profile.Repository
 	segments SegmentPublisher
+	events   EventSource
 	cache    CacheWriter
 	rules    profile.Rules
 
@@ -79,11 +87,11 @@ func (h *ApplyEventsHandler) rulesFor(ctx context.Context, tenant string) (profi
 }
 
 // NewApplyEventsHandler checks its dependencies.
-func NewApplyEventsHandler(repo profile.Repository, segments SegmentPublisher, cache CacheWriter, rules profile.Rules) (*ApplyEventsHandler, error) {
-	if repo == nil || segments == nil || cache == nil {
-		return nil, errors.New("app: repository, segment publisher and cache are required")
+func NewApplyEventsHandler(repo profile.Repository, segments SegmentPublisher, events EventSource, cache CacheWriter, rules profile.Rules) (*ApplyEventsHandler, error) {
+	if repo == nil || segments == nil || events == nil || cache == nil {
+		return nil, errors.New("app: repository, segment publisher, event source and cache are required")
 	}
-	return &ApplyEventsHandler{repo: repo, segments: segments, cache: cache, rules: rules, cutoffs: map[string]profile.Amounts{}}, nil
+	return &ApplyEventsHandler{repo: repo, segments: segments, events: events, cache: cache, rules: rules, cutoffs: map[string]profile.Amounts{}}, nil
 }
 
 // tenantBatch is the working set of one tenant within a batch.
@@ -259,19 +267,16 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profil
 		keep = found[0]
 		for _, other := range found[1:] {
 			survivor, absorbed := profile.Survivor(keep, other)
-			shared := via[absorbed.ID]
-			survivor.Absorb(absorbed, shared, e.ID, e.OccurredAt)
-			for seg, since := range absorbed.Memberships {
-				tb.changes.Left = append(tb.changes.Left, profile.Membership{Tenant: tb.tenant, ProfileID: absorbed.ID, Segment: seg, Since: since})
-			}
-			delete(tb.changes.Profiles, absorbed.ID)
-			for from, to := range tb.changes.Absorbed {
-				if to == absorbed.ID {
-					tb.changes.Absorbed[from] = survivor.ID
+			if survivor.Merged(absorbed.ID) {
+				// Absorbed before by a commit that stopped short: it took
+				// events since.
+				if err := h.carryOver(ctx, survivor, absorbed); err != nil {
+					return err
 				}
+			} else {
+				survivor.Absorb(absorbed, via[absorbed.ID], e.ID, e.OccurredAt)
 			}
-			tb.changes.Absorbed[absorbed.ID] = survivor.ID
-			delete(tb.loaded, absorbed.ID)
+			h.retire(tb, survivor, absorbed)
 			keep = survivor
 		}
 	}
@@ -316,6 +321,50 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profil
 	// nothing and is not written again.
 	if changed {
 		tb.changes.Profiles[keep.ID] = keep
+	}
+	return nil
+}
+
+// retire records that absorbed is merged into survivor: it leaves its
+// segments, is deleted, and its id leads to survivor.
+func (h *ApplyEventsHandler) retire(tb *tenantBatch, survivor, absorbed *profile.Profile) {
+	for seg, since := range absorbed.Memberships {
+		tb.changes.Left = append(tb.changes.Left, profile.Membership{Tenant: tb.tenant, ProfileID: absorbed.ID, Segment: seg, Since: since})
+	}
+	delete(tb.changes.Profiles, absorbed.ID)
+	for from, to := range tb.changes.Absorbed {
+		if to == absorbed.ID {
+			tb.changes.Absorbed[from] = survivor.ID
+		}
+	}
+	tb.changes.Absorbed[absorbed.ID] = survivor.ID
+	delete(tb.loaded, absorbed.ID)
+}
+
+// carryOver folds into survivor the events a profile it absorbed before
+// took since, read back from the stream in stream order; one the stream no
+// longer holds is recorded without its effects.
+func (h *ApplyEventsHandler) carryOver(ctx context.Context, survivor, absorbed *profile.Profile) error {
+	lacks := survivor.Reabsorb(absorbed)
+	if len(lacks) == 0 {
+		return nil
+	}
+	seqs := make([]uint64, 0, len(lacks))
+	for _, r := range lacks {
+		if r.Seq != 0 {
+			seqs = append(seqs, r.Seq)
+		}
+	}
+	events, err := h.events.EventsAt(ctx, seqs)
+	if err != nil {
+		return fmt.Errorf("carry events over to the surviving profile: %w", err)
+	}
+	for _, r := range lacks {
+		if e, ok := events[r.Seq]; ok && r.Seq != 0 && e.ID == r.ID {
+			survivor.Apply(e)
+		} else {
+			survivor.Record(r)
+		}
 	}
 	return nil
 }
@@ -439,6 +488,14 @@ func (h *ApplyEventsHandler) sweepOne(ctx context.Context, ref ProfileRef, now t
 			h.cache.Remove(ctx, ref.Tenant, ref.ID)
 			return 0, nil
 		}
+		n, done, err := h.finishMerge(ctx, ref, now)
+		if err != nil {
+			h.repo.Rollback()
+			return 0, err
+		}
+		if done {
+			return n, nil
+		}
 	}
 	p, err := h.repo.Get(ctx, ref.Tenant, ref.ID)
 	if errors.Is(err, profile.ErrNotFound) {
@@ -477,4 +534,58 @@ func (h *ApplyEventsHandler) sweepOne(ctx context.Context, ref ProfileRef, now t
 	}
 	h.cache.Store(ctx, stored...)
 	return len(changes), nil
+}
+
+// finishMerge carries the events an absorbed profile left behind took since
+// its merge over to its survivor, then retires it, as the fold does when an
+// event names both. It reports false when ref has no survivor to go to.
+func (h *ApplyEventsHandler) finishMerge(ctx context.Context, ref ProfileRef, now time.Time) (int, bool, error) {
+	into, err := h.repo.MergedInto(ctx, ref.Tenant, ref.ID)
+	if err != nil || into == "" || into == ref.ID {
+		return 0, false, err
+	}
+	absorbed, err := h.repo.Get(ctx, ref.Tenant, ref.ID)
+	if errors.Is(err, profile.ErrNotFound) {
+		return 0, true, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	survivor, err := h.repo.Get(ctx, ref.Tenant, into)
+	if errors.Is(err, profile.ErrNotFound) {
+		return 0, false, nil // nothing to carry it to: it stays live
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	rules, err := h.rulesFor(ctx, ref.Tenant)
+	if err != nil {
+		return 0, false, err
+	}
+	tb := newTenantBatch(ref.Tenant)
+	if err := h.carryOver(ctx, survivor, absorbed); err != nil {
+		return 0, false, err
+	}
+	h.retire(tb, survivor, absorbed)
+	for _, id := range survivor.Identities {
+		tb.changes.Identities[id.Key()] = survivor.ID
+	}
+	tb.changes.Profiles[survivor.ID] = survivor
+	changes := survivor.UpdateSegments(now, rules)
+	for _, c := range changes {
+		h.recordSegment(tb, survivor, c)
+	}
+	if len(tb.segEvent) > 0 {
+		if err := h.announce(ctx, tb); err != nil {
+			return 0, false, err
+		}
+	}
+	stored, err := h.repo.Commit(ctx, ref.Tenant, tb.changes)
+	if err != nil {
+		return 0, false, err
+	}
+	h.cache.Store(ctx, stored...)
+	h.cache.Remove(ctx, ref.Tenant, absorbed.ID)
+	h.cache.StoreIdentities(ctx, ref.Tenant, tb.changes.Identities)
+	return len(changes), true, nil
 }

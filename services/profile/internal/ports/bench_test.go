@@ -128,8 +128,12 @@ func newBenchService(tb testing.TB) *benchService {
 		tb.Fatal(err)
 	}
 	s.clock = &benchStageClock{}
+	events, err := adapters.NewJourneyEvents(ctx, srv.JS)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	if s.folder, err = app.NewApplyEventsHandler(benchTimedRepo{s.repo, s.clock}, benchTimedSegments{adapters.NewSegmentPublisher(s.pub, ports.ToDomain), s.clock},
-		benchTimedCache{s.cache, s.clock}, benchRules); err != nil {
+		adapters.NewEventSource(events, ports.ToDomain), benchTimedCache{s.cache, s.clock}, benchRules); err != nil {
 		tb.Fatal(err)
 	}
 	s.api = s.newAPI(tb, s.cache)

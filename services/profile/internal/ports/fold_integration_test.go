@@ -87,16 +87,17 @@ func (s *svc) run(t *testing.T) {
 	if s.pub, err = journeystream.NewPublisher(s.nats.NC, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	folder, err := app.NewApplyEventsHandler(countingRepo{s.repo, &s.profileWrites}, adapters.NewSegmentPublisher(s.pub, ports.ToDomain), cache, s.rules)
+	events, err := adapters.NewJourneyEvents(ctx, s.nats.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder, err := app.NewApplyEventsHandler(countingRepo{s.repo, &s.profileWrites}, adapters.NewSegmentPublisher(s.pub, ports.ToDomain),
+		adapters.NewEventSource(events, ports.ToDomain), cache, s.rules)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.folder = folder
 	q, err := app.NewQueries(s.repo, cache, s.rules, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	events, err := adapters.NewJourneyEvents(ctx, s.nats.JS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -808,7 +809,9 @@ func TestAnAbsorbedProfileLeftBehindIsCleanedUp(t *testing.T) {
 		t.Fatalf("the known customer's profile %s is the visitor's", survivor.GetProfileId())
 	}
 	// An absorbed profile that took an event its survivor lacks (an index
-	// entry that still led to it) is live: the sweep keeps it.
+	// entry that still led to it): the sweep carries the event over, then
+	// deletes it (TestEventsAnAbsorbedProfileTookAreCarriedOver shows the
+	// effects folded; this event is not in the stream, so it is recorded).
 	var live profile.Profile
 	if err := json.Unmarshal(stored.Value(), &live); err != nil {
 		t.Fatal(err)
@@ -822,8 +825,11 @@ func TestAnAbsorbedProfileLeftBehindIsCleanedUp(t *testing.T) {
 	if _, err := s.folder.SweepSegments(ctx, s.repo.Refs, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kv.Get(ctx, key); err != nil {
-		t.Fatalf("the sweep deleted an absorbed profile that holds an event its survivor lacks: %v", err)
+	if _, err := kv.Get(ctx, key); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Fatalf("after the sweep the absorbed profile that took an event is still stored: %v", err)
+	}
+	if p, err := s.repo.Load(ctx, "demo", survivor.GetProfileId()); err != nil || !p.HasApplied("ox-late") {
+		t.Fatalf("the survivor did not take the event its absorbed profile took (err %v)", err)
 	}
 
 	// The commit's last phase "failed": the absorbed profile is back as it
@@ -850,5 +856,112 @@ func TestAnAbsorbedProfileLeftBehindIsCleanedUp(t *testing.T) {
 	}
 	if got := s.get(t, "demo", &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_ProfileId{ProfileId: visitor.GetProfileId()}}); got.GetProfileId() != survivor.GetProfileId() {
 		t.Fatalf("the absorbed id answers %s, want the survivor %s", got.GetProfileId(), survivor.GetProfileId())
+	}
+}
+
+// TestEventsAnAbsorbedProfileTookAreCarriedOver: a merge commit that stops
+// after writing the survivor but before its index entries and the delete
+// leaves an identity leading to the absorbed profile, which then takes the
+// customer's next events. Nothing of them may be lost or counted twice when
+// the merge is finished, by a later event naming both or by the sweep.
+func TestEventsAnAbsorbedProfileTookAreCarriedOver(t *testing.T) {
+	t.Parallel()
+	for _, finish := range []string{"event", "sweep"} {
+		t.Run("by "+finish, func(t *testing.T) {
+			t.Parallel()
+			s := start(t, 0)
+			ctx := context.Background()
+			view := func(id string, h int) *journeyv1.JourneyEvent {
+				e := ev("demo", id, "product.viewed", &journeyv1.Customer{AnonymousId: "anon-v"}, h)
+				e.Payload = &journeyv1.JourneyEvent_ProductViewed{ProductViewed: &journeyv1.ProductViewed{Product: &journeyv1.Product{ProductId: "rug", Category: "home"}}}
+				return e
+			}
+			s.publish(t, view("v1", 0), view("v2", 1), placed("demo", "p1", "c-v", "o-1", "1000", 1))
+			s.settled(t)
+			visitor := s.get(t, "demo", &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_Identity{Identity: &journeyv1.Customer{AnonymousId: "anon-v"}}})
+			kv, err := s.nats.JS.KeyValue(ctx, topology.ProfileBucket)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, err := kv.Get(ctx, "demo.p."+visitor.GetProfileId())
+			if err != nil {
+				t.Fatal(err)
+			}
+			signup := ev("demo", "u1", "customer.updated", &journeyv1.Customer{CustomerId: "c-v", AnonymousId: "anon-v"}, 2)
+			signup.Payload = &journeyv1.JourneyEvent_CustomerUpdated{CustomerUpdated: &journeyv1.CustomerUpdated{FirstName: "Vida"}}
+			s.publish(t, signup)
+			s.settled(t)
+			survivor := s.get(t, "demo", byCustomer("c-v"))
+
+			// Undo the commit's last two phases: the visitor's profile is
+			// back and its identity leads to it again.
+			if _, err := kv.Put(ctx, "demo.p."+visitor.GetProfileId(), before.Value()); err != nil {
+				t.Fatal(err)
+			}
+			anon := profile.Identity{Kind: profile.AnonymousID, Value: "anon-v"}
+			if _, err := kv.Put(ctx, "demo.i."+anon.Key(), []byte(visitor.GetProfileId())); err != nil {
+				t.Fatal(err)
+			}
+			s.repo.Rollback() // what the fold remembers is what the store now says
+			s.publish(t, view("v3", 3))
+			s.settled(t)
+			left, err := kv.Get(ctx, "demo.p."+visitor.GetProfileId())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var leftBehind profile.Profile
+			if err := json.Unmarshal(left.Value(), &leftBehind); err != nil {
+				t.Fatal(err)
+			}
+			if !leftBehind.HasApplied("v3") {
+				t.Fatalf("the set-up failed: the visitor's profile left behind did not take v3")
+			}
+
+			switch finish {
+			case "event":
+				buy := placed("demo", "p2", "c-v", "o-2", "500", 4)
+				buy.Customer.AnonymousId = "anon-v"
+				s.publish(t, buy)
+				s.settled(t)
+			case "sweep":
+				if _, err := s.folder.SweepSegments(ctx, s.repo.Refs, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := kv.Get(ctx, "demo.p."+visitor.GetProfileId()); !errors.Is(err, jetstream.ErrKeyNotFound) {
+				t.Fatalf("the absorbed profile is still stored after the merge was finished: %v", err)
+			}
+			got := s.get(t, "demo", &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_Identity{Identity: &journeyv1.Customer{AnonymousId: "anon-v"}}})
+			if got.GetProfileId() != survivor.GetProfileId() {
+				t.Fatalf("the visitor's identity leads to %s, want the survivor %s", got.GetProfileId(), survivor.GetProfileId())
+			}
+			var views int64
+			for _, v := range got.GetCommerce().GetViewedNotBought() {
+				if v.GetProduct().GetProductId() == "rug" {
+					views = v.GetViewCount()
+				}
+			}
+			if views != 3 {
+				t.Fatalf("the survivor counts %d views of the rug, want 3 (two before the merge, one after)", views)
+			}
+			tl, err := s.api.GetTimeline(ctx, &profilev1.GetTimelineRequest{Tenant: "demo", Customer: byCustomer("c-v")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, e := range tl.GetEvents() {
+				ids = append(ids, e.GetId())
+			}
+			if n := len(slices.DeleteFunc(ids, func(id string) bool { return id != "v3" })); n != 1 {
+				t.Fatalf("the survivor's timeline holds v3 %d times, want once", n)
+			}
+			ms, err := s.api.ListMerges(ctx, &profilev1.ListMergesRequest{Tenant: "demo", Customer: byCustomer("c-v")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(ms.GetMerges()); n != 1 {
+				t.Fatalf("the survivor lists %d merges, want the one", n)
+			}
+		})
 	}
 }

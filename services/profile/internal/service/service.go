@@ -128,15 +128,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	folder, err := app.NewApplyEventsHandler(repo, adapters.NewSegmentPublisher(pub, ports.ToDomain), cache, rules)
+	events, err := adapters.NewJourneyEvents(ctx, conn.JS)
+	if err != nil {
+		return err
+	}
+	folder, err := app.NewApplyEventsHandler(repo, adapters.NewSegmentPublisher(pub, ports.ToDomain), adapters.NewEventSource(events, ports.ToDomain), cache, rules)
 	if err != nil {
 		return err
 	}
 	queries, err := app.NewQueries(repo, cache, rules, time.Now)
-	if err != nil {
-		return err
-	}
-	events, err := adapters.NewJourneyEvents(ctx, conn.JS)
 	if err != nil {
 		return err
 	}

@@ -36,12 +36,18 @@ func Survivor(a, b *Profile) (keep, absorb *Profile) {
 	return b, a
 }
 
+// Merged reports whether the profile id was absorbed into p.
+func (p *Profile) Merged(id string) bool {
+	return slices.ContainsFunc(p.Merges, func(m Merge) bool { return m.Merged == id })
+}
+
 // Absorb joins q into p: identities, events, orders, tickets, views and
 // traits, each by the same event-time rules as the fold, so the result is
 // the profile the union of their events would have built. It records the
-// merge.
+// merge. A profile absorbed before is left to Reabsorb: counts cannot be
+// joined twice.
 func (p *Profile) Absorb(q *Profile, shared Identity, causeID string, at time.Time) {
-	if slices.ContainsFunc(p.Merges, func(m Merge) bool { return m.Merged == q.ID }) {
+	if p.Merged(q.ID) {
 		return // absorbed already: a retried commit must not count twice
 	}
 	reason := ReasonSharedIdentity
@@ -140,6 +146,55 @@ func (p *Profile) Absorb(q *Profile, shared Identity, causeID string, at time.Ti
 	p.Merges = append(p.Merges, q.Merges...)
 	p.Merges = append(p.Merges, Merge{Merged: q.ID, Shared: shared.Normalized(), Reason: reason, CauseID: causeID, MergedAt: at})
 	sort.SliceStable(p.Merges, func(i, j int) bool { return p.Merges[i].MergedAt.Before(p.Merges[j].MergedAt) })
+}
+
+// Reabsorb takes into p what q gained after p absorbed it: a commit that
+// merged q and stopped before deleting it can leave an identity leading to
+// q, which then takes events p lacks. It joins q's identities and the
+// merges q recorded since, and returns the events p lacks, in stream order,
+// for the caller to fold into p: their effects cannot be taken from q's
+// totals without counting what p already holds twice. An event older than
+// any p keeps, when p's record is full, was forgotten by p, not missed.
+func (p *Profile) Reabsorb(q *Profile) []EventRef {
+	for _, id := range q.Identities {
+		if p.AddIdentity(id) {
+			p.Revision++
+		}
+	}
+	for _, m := range q.Merges {
+		if !p.Merged(m.Merged) {
+			p.Merges = append(p.Merges, m)
+			p.Revision++
+		}
+	}
+	sort.SliceStable(p.Merges, func(i, j int) bool { return p.Merges[i].MergedAt.Before(p.Merges[j].MergedAt) })
+	var oldest time.Time
+	if len(p.Applied) >= MaxApplied {
+		for i, r := range p.Applied {
+			if i == 0 || r.At.Before(oldest) {
+				oldest = r.At
+			}
+		}
+	}
+	var lacks []EventRef
+	for _, r := range q.Applied {
+		if !p.HasApplied(r.ID) && !r.At.Before(oldest) {
+			lacks = append(lacks, r)
+		}
+	}
+	return lacks
+}
+
+// Record notes an applied event whose content can no longer be read (the
+// stream dropped it): its duplicate stays a no-op and the timeline keeps
+// it, though its effects are not folded. It reports whether it was new.
+func (p *Profile) Record(r EventRef) bool {
+	if p.HasApplied(r.ID) {
+		return false
+	}
+	p.addApplied(r)
+	p.Revision++
+	return true
 }
 
 func union(a, b map[string]time.Time) map[string]time.Time {

@@ -1,7 +1,9 @@
 package profile_test
 
 import (
+	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -475,4 +477,79 @@ func foldAs(t *testing.T, id string, events ...profile.Event) *profile.Profile {
 		}
 	}
 	return p
+}
+
+// TestReabsorbReturnsOnlyWhatTheSurvivorLacks: a profile absorbed before
+// and then left behind took more events; joining it again must give back
+// exactly those, so folding them counts nothing twice.
+func TestReabsorbReturnsOnlyWhatTheSurvivorLacks(t *testing.T) {
+	t.Parallel()
+	seq := uint64(0)
+	next := func(e profile.Event) profile.Event { seq++; e.Seq = seq; return e }
+	known := profile.New("demo", "p_known")
+	known.Apply(next(as(placed("e1", "o-1", day(1), "IRT", "1000"), aliID)))
+	anon := profile.New("demo", "p_visitor")
+	anon.Apply(next(as(viewed("e2", day(0), rug), visitor)))
+	anon.Apply(next(as(viewed("e3", day(0).Add(time.Hour), rug), visitor)))
+	known.Absorb(anon, visitor, "e4", day(2))
+
+	// Left behind, the visitor's profile takes one more view and absorbs a
+	// third profile.
+	late := next(as(viewed("e5", day(3), rug), visitor))
+	anon.Apply(late)
+	other := profile.New("demo", "p_other")
+	other.Apply(next(as(viewed("e6", day(3), tea), profile.Identity{Kind: profile.AnonymousID, Value: "anon-2"})))
+	anon.Absorb(other, visitor, "e6", day(3))
+
+	if !known.Merged("p_visitor") || known.Merged("p_other") {
+		t.Fatalf("Merged: visitor %v, other %v; want true, false", known.Merged("p_visitor"), known.Merged("p_other"))
+	}
+	rev := known.Revision
+	lacks := known.Reabsorb(anon)
+	var ids []string
+	for _, r := range lacks {
+		ids = append(ids, r.ID)
+	}
+	if strings.Join(ids, ",") != "e5,e6" {
+		t.Fatalf("Reabsorb returned %v, want the events taken after the merge, in stream order: e5,e6", ids)
+	}
+	if !known.Merged("p_other") || known.Revision <= rev {
+		t.Fatalf("the merge the visitor recorded since is not joined (or the revision %d did not move from %d)", known.Revision, rev)
+	}
+	if !slices.Contains(known.Identities, profile.Identity{Kind: profile.AnonymousID, Value: "anon-2"}) {
+		t.Fatalf("identities %v lack the one the visitor took since", known.Identities)
+	}
+	known.Apply(late)
+	if n := known.Viewed[rug.ID].Count; n != 3 {
+		t.Fatalf("rug views %d after folding the lacked event, want 3", n)
+	}
+	again := known.Reabsorb(anon)
+	if len(again) != 1 || again[0].ID != "e6" {
+		t.Fatalf("a second Reabsorb returned %v, want only e6 (e5 is held now)", again)
+	}
+	if !known.Record(again[0]) || known.Record(again[0]) || !known.HasApplied("e6") {
+		t.Fatal("Record must note an event once")
+	}
+}
+
+// TestReabsorbSkipsWhatAFullRecordForgot: past MaxApplied a profile forgets
+// its oldest events; those are not "lacked" when a left-behind profile
+// still holds them.
+func TestReabsorbSkipsWhatAFullRecordForgot(t *testing.T) {
+	t.Parallel()
+	known := profile.New("demo", "p_known")
+	anon := profile.New("demo", "p_visitor")
+	anon.Apply(as(viewed("old", day(0), rug), visitor))
+	known.Absorb(anon, visitor, "m", day(1))
+	for i := range profile.MaxApplied {
+		known.Apply(as(viewed(fmt.Sprintf("k%d", i), day(2).Add(time.Duration(i)*time.Second), tea), aliID))
+	}
+	if known.HasApplied("old") {
+		t.Fatal("the set-up failed: the full record still holds the oldest event")
+	}
+	anon.Apply(as(viewed("new", day(9), rug), visitor))
+	lacks := known.Reabsorb(anon)
+	if len(lacks) != 1 || lacks[0].ID != "new" {
+		t.Fatalf("Reabsorb returned %v, want only the event newer than the full record's oldest", lacks)
+	}
 }

@@ -53,6 +53,8 @@ type Repository interface {
 	// a failed commit left undone (its id already leads to the survivor),
 	// unless it was written since; it reports whether it deleted it.
 	RemoveAbsorbed(ctx context.Context, tenant, id string) (bool, error)
+	// MergedInto returns the profile a merged-away id leads to, or "".
+	MergedInto(ctx context.Context, tenant, id string) (string, error)
 	// Rollback forgets every uncommitted change made to profiles Get
 	// returned; the next Get reads the store again.
 	Rollback()
