@@ -1,6 +1,7 @@
 package adapters
 
 import (
+	"context"
 	"math"
 	"sync"
 	"time"
@@ -11,8 +12,9 @@ import (
 	"github.com/bazgasht/bazgasht/services/ingest/internal/domain/tenant"
 )
 
-// RateLimiter is a token bucket per tenant, in this process. Each ingest
-// replica enforces the limit on its own share of the traffic.
+// RateLimiter is a token bucket per tenant, in this process: the limit
+// holds per replica. SharedRateLimiter holds it across replicas and falls
+// back to this one while Redis cannot answer.
 type RateLimiter struct {
 	mu      sync.Mutex
 	buckets map[string]*rate.Limiter
@@ -28,7 +30,7 @@ var _ app.Limiter = (*RateLimiter)(nil)
 
 // Allow takes n tokens from t's bucket, or takes none and says how long
 // until n are there.
-func (l *RateLimiter) Allow(t *tenant.Tenant, n int) (bool, time.Duration) {
+func (l *RateLimiter) Allow(_ context.Context, t *tenant.Tenant, n int) (bool, time.Duration) {
 	if t.RatePerSecond <= 0 {
 		return true, 0
 	}
@@ -41,8 +43,7 @@ func (l *RateLimiter) Allow(t *tenant.Tenant, n int) (bool, time.Duration) {
 	l.mu.Unlock()
 	now := l.now()
 	if n > t.Burst {
-		// More than the bucket holds can never be admitted at once.
-		return false, time.Duration(math.Ceil(float64(n)/t.RatePerSecond)) * time.Second
+		return false, neverAtOnce(t, n)
 	}
 	r := b.ReserveN(now, n)
 	if d := r.DelayFrom(now); d > 0 {
@@ -50,4 +51,11 @@ func (l *RateLimiter) Allow(t *tenant.Tenant, n int) (bool, time.Duration) {
 		return false, d
 	}
 	return true, 0
+}
+
+// neverAtOnce is the answer for more events than the bucket holds: they
+// can never be admitted at once; split into smaller requests, they can after
+// this long.
+func neverAtOnce(t *tenant.Tenant, n int) time.Duration {
+	return time.Duration(math.Ceil(float64(n)/t.RatePerSecond)) * time.Second
 }

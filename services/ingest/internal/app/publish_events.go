@@ -51,7 +51,7 @@ type Stored struct {
 
 // Limiter admits n events of a tenant or says how long to wait.
 type Limiter interface {
-	Allow(t *tenant.Tenant, n int) (ok bool, retryAfter time.Duration)
+	Allow(ctx context.Context, t *tenant.Tenant, n int) (ok bool, retryAfter time.Duration)
 }
 
 // Outcome is what happened to one event.
@@ -122,7 +122,7 @@ func NewPublishEventsHandler(p Publisher, l Limiter, now func() time.Time, maxFu
 // and receive time, and stores them. An invalid event is rejected alone;
 // the rest go on. Over the rate limit, nothing is stored.
 func (h *PublishEventsHandler) Handle(ctx context.Context, cmd PublishEvents) ([]Result, error) {
-	if ok, wait := h.limiter.Allow(cmd.Tenant, len(cmd.Events)); !ok {
+	if ok, wait := h.limiter.Allow(ctx, cmd.Tenant, len(cmd.Events)); !ok {
 		return nil, &RateLimitedError{RetryAfter: wait}
 	}
 	now := h.now()

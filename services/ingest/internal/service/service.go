@@ -16,6 +16,7 @@ import (
 	"github.com/bazgasht/bazgasht/platform/broker"
 	"github.com/bazgasht/bazgasht/platform/config"
 	"github.com/bazgasht/bazgasht/platform/grpcserver"
+	"github.com/bazgasht/bazgasht/platform/redisconn"
 	"github.com/bazgasht/bazgasht/platform/runner"
 	"github.com/bazgasht/bazgasht/platform/topology"
 	"github.com/bazgasht/bazgasht/services/ingest/internal/adapters"
@@ -48,6 +49,9 @@ type Config struct {
 	// its entry says otherwise (0 = unlimited).
 	DefaultRate  float64 `env:"INGEST_DEFAULT_RATE" envDefault:"1000"`
 	DefaultBurst int     `env:"INGEST_DEFAULT_BURST" envDefault:"2000"`
+	// SharedRateLimits keeps the limits in Redis, so they hold across
+	// replicas; false limits each replica on its own.
+	SharedRateLimits bool `env:"INGEST_SHARED_RATE_LIMITS" envDefault:"true"`
 	// EventBytes and BatchBytes bound request bodies.
 	EventBytes int64 `env:"INGEST_MAX_EVENT_BYTES" envDefault:"65536"`
 	BatchBytes int64 `env:"INGEST_MAX_BATCH_BYTES" envDefault:"1048576"`
@@ -68,6 +72,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// rateLimitFallbackPause is how long each replica limits on its own after
+// Redis failed to answer, before asking it again.
+const rateLimitFallbackPause = 5 * time.Second
+
 // Run connects, ensures the topology and serves until ctx ends.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
@@ -87,12 +95,21 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	handler, err := app.NewPublishEventsHandler(pub, adapters.NewRateLimiter(time.Now), time.Now, cfg.MaxClockSkew)
+	reg := admin.NewRegistry()
+	var limiter app.Limiter = adapters.NewRateLimiter(time.Now)
+	if cfg.SharedRateLimits {
+		rdb, err := redisconn.New(cfg.RedisURL, redisconn.CacheTimeouts)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		limiter = adapters.NewSharedRateLimiter(rdb, rateLimitFallbackPause, time.Now, log, adapters.WithLimiterMetrics(reg))
+	}
+	handler, err := app.NewPublishEventsHandler(pub, limiter, time.Now, cfg.MaxClockSkew)
 	if err != nil {
 		return err
 	}
 
-	reg := admin.NewRegistry()
 	metrics := ports.NewMetrics(reg)
 	httpPort, err := ports.NewHTTP(handler, tenants, ports.Limits{EventBytes: cfg.EventBytes, BatchBytes: cfg.BatchBytes, RetryAfter: cfg.RetryAfter}, log, metrics)
 	if err != nil {
