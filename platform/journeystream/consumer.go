@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,6 +32,12 @@ const (
 // the message is dead-lettered at once.
 var ErrPermanent = errors.New("permanent failure")
 
+// ErrHeld is what a handler returns for a delivery it keeps to settle
+// later with Delivery.Settle (Consume only): the message stays
+// unacknowledged meanwhile, so a crash redelivers it. The handler must
+// settle it well within the consumer's AckWait.
+var ErrHeld = errors.New("held by the handler, settled later")
+
 // Delivery is one journey event handed to a handler.
 type Delivery struct {
 	// Ctx carries the CONSUMER span, a child of the publisher's.
@@ -43,6 +50,19 @@ type Delivery struct {
 	msg       jetstream.Msg
 	span      trace.Span
 	start     time.Time
+	// later settles a held delivery, once.
+	later func(error)
+	once  sync.Once
+}
+
+// Settle settles a delivery its handler held: nil acknowledges it, an
+// error retries or dead-letters it as if the handler had returned it.
+// Only the first call counts; outside Consume it does nothing.
+func (d *Delivery) Settle(err error) {
+	if d.later == nil {
+		return
+	}
+	d.once.Do(func() { d.later(err) })
 }
 
 // Handler processes a batch in stream order and returns one error per
@@ -152,9 +172,14 @@ func Consume(ctx context.Context, js jetstream.JetStream, c jetstream.Consumer, 
 			}
 			continue
 		}
+		for _, d := range deliveries {
+			d.later = func(err error) { settle(ctx, js, d, err, cfg, log) }
+		}
 		errs := h(ctx, deliveries)
 		for i, d := range deliveries {
-			settle(ctx, js, d, errs[i], cfg, log)
+			if !errors.Is(errs[i], ErrHeld) {
+				d.Settle(errs[i])
+			}
 		}
 	}
 }
@@ -186,6 +211,9 @@ func decode(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, cfg 
 }
 
 func settle(ctx context.Context, js jetstream.JetStream, d *Delivery, err error, cfg ConsumeConfig, log *slog.Logger) {
+	if errors.Is(err, ErrHeld) {
+		err = errors.New("settled as held")
+	}
 	defer d.span.End()
 	switch {
 	case err == nil:

@@ -73,6 +73,10 @@ const ProfileConsumer = "profile"
 // failed comes back.
 const ProfileMaxDeliver = 12
 
+// ProfileAckWait is how long the profile consumer's deliveries may stay
+// unacknowledged before JetStream delivers them again.
+const ProfileAckWait = 30 * time.Second
+
 // Profile is what the profile service owns and uses.
 func Profile(o Options) Set {
 	o = o.withDefaults()
@@ -91,7 +95,7 @@ func Profile(o Options) Set {
 			FilterSubject: "cx.*.journey.>",
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       30 * time.Second,
+			AckWait:       ProfileAckWait,
 			MaxDeliver:    -1,
 			MaxAckPending: 20000,
 			Replicas:      o.Replicas,

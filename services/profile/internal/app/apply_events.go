@@ -51,7 +51,20 @@ type EventSource interface {
 type ApplyEvent struct {
 	Tenant string
 	Event  profile.Event
+	// Settle, when set, lets the fold hold the event: Handle returns
+	// ErrHeld for it and calls Settle later, nil once its change is
+	// written, an error when the change was dropped and must be folded
+	// again.
+	Settle func(error)
 }
+
+// ErrHeld is Handle's answer for an event whose change is held, to be
+// written with later ones (see WithTimelineHold).
+var ErrHeld = errors.New("change held, written later")
+
+// errHeldDropped settles held events whose change was not written: they
+// must be folded again.
+var errHeldDropped = errors.New("held change dropped before it was written; folding again")
 
 // ApplyEventsHandler folds batches of events into profiles.
 type ApplyEventsHandler struct {
@@ -67,6 +80,42 @@ type ApplyEventsHandler struct {
 	// cutoffs are the tenants' top-spender cut-offs, loaded on first use and
 	// replaced by each sweep.
 	cutoffs map[string]profile.Amounts
+
+	// hold is how long a change to a profile's timeline alone may wait to
+	// be written with the next change (0: written at once); held are those
+	// waiting, by tenant and profile.
+	hold time.Duration
+	now  func() time.Time
+	held map[heldKey]*heldProfile
+}
+
+type heldKey struct{ tenant, id string }
+
+// heldProfile is a profile whose timeline changes wait to be written, and
+// the events behind them, unacknowledged until they are.
+type heldProfile struct {
+	p       *profile.Profile
+	since   time.Time
+	events  map[string]bool
+	settles []func(error)
+}
+
+func (hp *heldProfile) settle(err error) {
+	for _, s := range hp.settles {
+		s(err)
+	}
+}
+
+// HandlerOption tunes an ApplyEventsHandler.
+type HandlerOption func(*ApplyEventsHandler)
+
+// WithTimelineHold lets events that change only a profile's timeline (a
+// message sent, a rule fired, an invitation: Bazgasht's own events, three
+// or four per customer journey) wait up to hold, unacknowledged, to be
+// written together with the profile's next change instead of rewriting
+// the whole profile each. RunHeldFlusher writes what waited longer.
+func WithTimelineHold(hold time.Duration, now func() time.Time) HandlerOption {
+	return func(h *ApplyEventsHandler) { h.hold, h.now = hold, now }
 }
 
 // rulesFor returns the rules of tenant, with its top-spender cut-offs.
@@ -87,11 +136,16 @@ func (h *ApplyEventsHandler) rulesFor(ctx context.Context, tenant string) (profi
 }
 
 // NewApplyEventsHandler checks its dependencies.
-func NewApplyEventsHandler(repo profile.Repository, segments SegmentPublisher, events EventSource, cache CacheWriter, rules profile.Rules) (*ApplyEventsHandler, error) {
+func NewApplyEventsHandler(repo profile.Repository, segments SegmentPublisher, events EventSource, cache CacheWriter, rules profile.Rules, opts ...HandlerOption) (*ApplyEventsHandler, error) {
 	if repo == nil || segments == nil || events == nil || cache == nil {
 		return nil, errors.New("app: repository, segment publisher, event source and cache are required")
 	}
-	return &ApplyEventsHandler{repo: repo, segments: segments, events: events, cache: cache, rules: rules, cutoffs: map[string]profile.Amounts{}}, nil
+	h := &ApplyEventsHandler{repo: repo, segments: segments, events: events, cache: cache, rules: rules, cutoffs: map[string]profile.Amounts{},
+		now: time.Now, held: map[heldKey]*heldProfile{}}
+	for _, o := range opts {
+		o(h)
+	}
+	return h, nil
 }
 
 // tenantBatch is the working set of one tenant within a batch.
@@ -104,10 +158,20 @@ type tenantBatch struct {
 	asked    map[string]bool             // identity keys looked up in the store
 	segEvent []SegmentEvent
 	items    []int // positions in the batch
+
+	// active are profiles written with this batch whatever else; passive
+	// lists, by profile, the events that changed only its timeline (or
+	// repeat an event whose change is held), which may be held.
+	active   map[string]bool
+	passive  map[string][]int
+	passiveP map[string]*profile.Profile
+	// held are the positions of events whose change this batch held.
+	held []int
 }
 
 func newTenantBatch(tenant string) *tenantBatch {
 	return &tenantBatch{tenant: tenant, loaded: map[string]*profile.Profile{}, index: map[string]string{}, asked: map[string]bool{},
+		active: map[string]bool{}, passive: map[string][]int{}, passiveP: map[string]*profile.Profile{},
 		changes: profile.Changes{Profiles: map[string]*profile.Profile{}, Identities: map[string]string{}, Absorbed: map[string]string{}}}
 }
 
@@ -131,9 +195,13 @@ func (h *ApplyEventsHandler) Handle(ctx context.Context, batch []ApplyEvent) []e
 		tb.items = append(tb.items, i)
 	}
 	for _, tb := range order {
-		if err := h.foldTenant(ctx, tb, batch); err != nil {
+		err := h.foldTenant(ctx, tb, batch)
+		for _, i := range tb.held {
+			errs[i] = ErrHeld
+		}
+		if err != nil {
 			// The working copies hold changes that were not written.
-			h.repo.Rollback()
+			h.rollback()
 			if len(tb.items) == 1 {
 				errs[tb.items[0]] = err
 				continue
@@ -144,8 +212,12 @@ func (h *ApplyEventsHandler) Handle(ctx context.Context, batch []ApplyEvent) []e
 			for _, i := range tb.items {
 				one := newTenantBatch(tb.tenant)
 				one.items = []int{i}
-				if err := h.foldTenant(ctx, one, batch); err != nil {
-					h.repo.Rollback()
+				err := h.foldTenant(ctx, one, batch)
+				if len(one.held) > 0 {
+					errs[i] = ErrHeld
+				}
+				if err != nil {
+					h.rollback()
 					errs[i] = err
 				}
 			}
@@ -176,8 +248,22 @@ func (h *ApplyEventsHandler) foldTenant(ctx context.Context, tb *tenantBatch, ba
 		tb.asked[k] = true
 	}
 	for _, i := range tb.items {
-		if err := h.fold(ctx, tb, batch[i].Event); err != nil {
+		if err := h.fold(ctx, tb, i, batch[i]); err != nil {
 			return err
+		}
+	}
+	hold := h.hold > 0 && ctx.Err() == nil
+	toHold := map[string][]int{}
+	for id, items := range tb.passive {
+		_, absorbed := tb.changes.Absorbed[id]
+		switch {
+		case tb.active[id] || absorbed:
+			// Written (or merged into a profile written) with this batch.
+		case !hold:
+			tb.changes.Profiles[id] = tb.passiveP[id]
+		default:
+			delete(tb.changes.Profiles, id)
+			toHold[id] = items
 		}
 	}
 	if len(tb.segEvent) > 0 {
@@ -194,7 +280,112 @@ func (h *ApplyEventsHandler) foldTenant(ctx context.Context, tb *tenantBatch, ba
 		h.cache.Remove(ctx, tb.tenant, id)
 	}
 	h.cache.StoreIdentities(ctx, tb.tenant, tb.changes.Identities)
+	h.written(tb.tenant, stored, tb.changes.Absorbed)
+	for id, items := range toHold {
+		k := heldKey{tb.tenant, id}
+		hp := h.held[k]
+		if hp != nil && hp.p != tb.passiveP[id] {
+			hp.settle(errHeldDropped) // not the copy the fold changes: cannot be written
+			hp = nil
+		}
+		if hp == nil {
+			hp = &heldProfile{p: tb.passiveP[id], since: h.now(), events: map[string]bool{}}
+			h.held[k] = hp
+		}
+		for _, i := range items {
+			hp.settles = append(hp.settles, batch[i].Settle)
+			hp.events[batch[i].Event.ID] = true
+		}
+		tb.held = append(tb.held, items...)
+	}
 	return nil
+}
+
+// written settles the held changes a commit wrote: those of the very
+// profiles it wrote are acknowledged; those of profiles it merged away
+// (or of another copy) are folded again, as duplicates where they landed.
+func (h *ApplyEventsHandler) written(tenant string, stored []profile.Stored, absorbed map[string]string) {
+	for _, s := range stored {
+		k := heldKey{tenant, s.Profile.ID}
+		if hp := h.held[k]; hp != nil {
+			if hp.p == s.Profile {
+				hp.settle(nil)
+			} else {
+				hp.settle(errHeldDropped)
+			}
+			delete(h.held, k)
+		}
+	}
+	for id := range absorbed {
+		k := heldKey{tenant, id}
+		if hp := h.held[k]; hp != nil {
+			hp.settle(errHeldDropped)
+			delete(h.held, k)
+		}
+	}
+}
+
+// rollback forgets every uncommitted change, the held ones with the rest:
+// their events are folded again.
+func (h *ApplyEventsHandler) rollback() {
+	h.repo.Rollback()
+	for k, hp := range h.held {
+		hp.settle(errHeldDropped)
+		delete(h.held, k)
+	}
+}
+
+// FlushHeld writes the held changes that waited the hold out (every one
+// when all is set) and acknowledges their events.
+func (h *ApplyEventsHandler) FlushHeld(ctx context.Context, all bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	due := map[string]map[string]*profile.Profile{}
+	for k, hp := range h.held {
+		if !all && now.Sub(hp.since) < h.hold {
+			continue
+		}
+		p, err := h.repo.Get(ctx, k.tenant, k.id)
+		if err != nil || p != hp.p {
+			// The store no longer hands out the copy holding the
+			// changes (forgotten for room, or merged away).
+			hp.settle(errHeldDropped)
+			delete(h.held, k)
+			continue
+		}
+		if due[k.tenant] == nil {
+			due[k.tenant] = map[string]*profile.Profile{}
+		}
+		due[k.tenant][k.id] = p
+	}
+	for tenant, ps := range due {
+		stored, err := h.repo.Commit(ctx, tenant, profile.Changes{Profiles: ps})
+		if err != nil {
+			h.rollback()
+			return fmt.Errorf("write held timeline changes: %w", err)
+		}
+		h.cache.Store(ctx, stored...)
+		h.written(tenant, stored, nil)
+	}
+	return nil
+}
+
+// RunHeldFlusher writes held changes as they come due, until ctx ends.
+func (h *ApplyEventsHandler) RunHeldFlusher(ctx context.Context) error {
+	if h.hold <= 0 {
+		return nil
+	}
+	t := time.NewTicker(max(h.hold/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			_ = h.FlushHeld(ctx, false) // a failure folds the events again
+		}
+	}
 }
 
 // announce publishes the batch's segment transitions and folds each
@@ -233,7 +424,8 @@ func (h *ApplyEventsHandler) profile(ctx context.Context, tb *tenantBatch, id st
 // fold applies one event: finds the profiles its identities belong to,
 // merges them when there are several, applies the event and records what
 // changed.
-func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profile.Event) error {
+func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, i int, item ApplyEvent) error {
+	e := item.Event
 	if len(e.Identities) == 0 {
 		return nil // a catalog event: no customer to fold into
 	}
@@ -259,6 +451,7 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profil
 	}
 	var keep *profile.Profile
 	changed := len(found) != 1 // a new profile, or a merge
+	timelineOnly := !changed && e.TimelineOnly()
 	switch {
 	case len(found) == 0:
 		keep = profile.New(tb.tenant, profile.ProfileIDFor(tb.tenant, primary(e.Identities)))
@@ -280,13 +473,16 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profil
 			keep = survivor
 		}
 	}
-	if keep.Apply(e) {
+	applied := keep.Apply(e)
+	if applied {
 		changed = true
 		for _, c := range keep.UpdateSegments(e.OccurredAt, tb.rules) {
 			h.recordSegment(tb, keep, c)
+			timelineOnly = false
 		}
 	} else if keep.FirstCopy(e.ID, e.Seq) {
 		changed = true
+		timelineOnly = false
 	}
 	// Every identity of the profile must lead to it. Identities this batch
 	// did not resolve are looked up (the repository remembers most), so a
@@ -315,12 +511,21 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, e profil
 		if tb.index[id.Key()] != keep.ID {
 			tb.index[id.Key()] = keep.ID
 			tb.changes.Identities[id.Key()] = keep.ID
+			timelineOnly = false
 		}
 	}
 	// A duplicate (an announcement coming back, a redelivery) changes
-	// nothing and is not written again.
-	if changed {
+	// nothing and is not written again — unless it repeats an event whose
+	// change is held: it is acknowledged with that change, never before.
+	repeatsHeld := !changed && h.held[heldKey{tb.tenant, keep.ID}] != nil && h.held[heldKey{tb.tenant, keep.ID}].events[e.ID]
+	switch {
+	case (changed && applied && timelineOnly || repeatsHeld) && item.Settle != nil:
 		tb.changes.Profiles[keep.ID] = keep
+		tb.passive[keep.ID] = append(tb.passive[keep.ID], i)
+		tb.passiveP[keep.ID] = keep
+	case changed || repeatsHeld:
+		tb.changes.Profiles[keep.ID] = keep
+		tb.active[keep.ID] = true
 	}
 	return nil
 }
@@ -490,7 +695,7 @@ func (h *ApplyEventsHandler) sweepOne(ctx context.Context, ref ProfileRef, now t
 		}
 		n, done, err := h.finishMerge(ctx, ref, now)
 		if err != nil {
-			h.repo.Rollback()
+			h.rollback()
 			return 0, err
 		}
 		if done {
@@ -519,7 +724,7 @@ func (h *ApplyEventsHandler) sweepOne(ctx context.Context, ref ProfileRef, now t
 	}
 	rev := p.Revision
 	if err := h.announce(ctx, tb); err != nil {
-		h.repo.Rollback()
+		h.rollback()
 		return 0, err
 	}
 	if p.Revision == rev {
@@ -529,10 +734,11 @@ func (h *ApplyEventsHandler) sweepOne(ctx context.Context, ref ProfileRef, now t
 	}
 	stored, err := h.repo.Commit(ctx, ref.Tenant, tb.changes)
 	if err != nil {
-		h.repo.Rollback()
+		h.rollback()
 		return 0, err
 	}
 	h.cache.Store(ctx, stored...)
+	h.written(ref.Tenant, stored, nil)
 	return len(changes), nil
 }
 
@@ -587,5 +793,6 @@ func (h *ApplyEventsHandler) finishMerge(ctx context.Context, ref ProfileRef, no
 	h.cache.Store(ctx, stored...)
 	h.cache.Remove(ctx, ref.Tenant, absorbed.ID)
 	h.cache.StoreIdentities(ctx, ref.Tenant, tb.changes.Identities)
+	h.written(ref.Tenant, stored, tb.changes.Absorbed)
 	return len(changes), true, nil
 }

@@ -46,7 +46,12 @@ type svc struct {
 	// profileWrites counts the profiles the fold has committed.
 	profileWrites atomic.Int64
 	// batch is the most events the fold takes at once (200 when 0).
-	batch  int
+	batch int
+	// hold, when set, lets timeline-only changes wait that long by clock.
+	hold  time.Duration
+	clock *manualClock
+	// failCommits makes the next commits fail, as a broker outage would.
+	failCommits atomic.Int64
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -54,7 +59,7 @@ type svc struct {
 var testRules = profile.Rules{NewFor: 30 * 24 * time.Hour, AtRiskAfter: 60 * 24 * time.Hour, ChurnAfter: 90 * 24 * time.Hour,
 	VIPRevenue: profile.Amounts{"IRT": "2000000"}}
 
-func start(t *testing.T, dupWindow time.Duration) *svc {
+func start(t *testing.T, dupWindow time.Duration, opts ...func(*svc)) *svc {
 	t.Helper()
 	srv := natstest.Start(t)
 	ctx := context.Background()
@@ -63,9 +68,29 @@ func start(t *testing.T, dupWindow time.Duration) *svc {
 		t.Fatal(err)
 	}
 	s := &svc{nats: srv, rules: testRules}
+	for _, o := range opts {
+		o(s)
+	}
 	s.run(t)
 	return s
 }
+
+// holding lets timeline-only changes wait hold, by the returned clock.
+func holding(hold time.Duration, c *manualClock) func(*svc) {
+	return func(s *svc) { s.hold, s.clock = hold, c }
+}
+
+// manualClock is a time that moves only when told.
+type manualClock struct{ ns atomic.Int64 }
+
+func newManualClock() *manualClock {
+	c := &manualClock{}
+	c.ns.Store(time.Now().UnixNano())
+	return c
+}
+
+func (c *manualClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *manualClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // run starts (or restarts) the fold and the API over the current bucket.
 func (s *svc) run(t *testing.T) {
@@ -91,8 +116,12 @@ func (s *svc) run(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	folder, err := app.NewApplyEventsHandler(countingRepo{s.repo, &s.profileWrites}, adapters.NewSegmentPublisher(s.pub, ports.ToDomain),
-		adapters.NewEventSource(events, ports.ToDomain), cache, s.rules)
+	var opts []app.HandlerOption
+	if s.hold > 0 {
+		opts = append(opts, app.WithTimelineHold(s.hold, s.clock.now))
+	}
+	folder, err := app.NewApplyEventsHandler(countingRepo{s.repo, &s.profileWrites, &s.failCommits}, adapters.NewSegmentPublisher(s.pub, ports.ToDomain),
+		adapters.NewEventSource(events, ports.ToDomain), cache, s.rules, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,22 +138,33 @@ func (s *svc) run(t *testing.T) {
 		t.Fatal(err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	s.cancel, s.done = cancel, make(chan error, 2)
+	s.cancel, s.done = cancel, make(chan error, 3)
 	cfg := journeystream.ConsumeConfig{Durable: topology.ProfileConsumer, MaxDeliver: topology.ProfileMaxDeliver, Batch: cmp.Or(s.batch, 200), MaxWait: 50 * time.Millisecond, RetryDelay: 50 * time.Millisecond}
 	go func() { s.done <- cache.Run(cctx) }()
 	go func() {
-		s.done <- journeystream.Consume(cctx, s.nats.JS, cons, cfg, ports.FoldHandler(folder), slog.New(slog.DiscardHandler))
+		err := journeystream.Consume(cctx, s.nats.JS, cons, cfg, ports.FoldHandler(folder), slog.New(slog.DiscardHandler))
+		if ferr := folder.FlushHeld(context.Background(), true); ferr != nil { // as the service does when it stops
+			err = errors.Join(err, ferr)
+		}
+		s.done <- err
 	}()
+	go func() { s.done <- folder.RunHeldFlusher(cctx) }()
 	t.Cleanup(s.stop)
 }
 
-// countingRepo counts the profiles each commit writes.
+// countingRepo counts the profiles each commit writes, and fails commits
+// when asked to.
 type countingRepo struct {
 	profile.Repository
-	n *atomic.Int64
+	n    *atomic.Int64
+	fail *atomic.Int64
 }
 
 func (r countingRepo) Commit(ctx context.Context, tenant string, c profile.Changes) ([]profile.Stored, error) {
+	if r.fail.Add(-1) >= 0 {
+		return nil, errors.New("injected: the store did not answer")
+	}
+	r.fail.Store(0)
 	stored, err := r.Repository.Commit(ctx, tenant, c)
 	r.n.Add(int64(len(stored)))
 	return stored, err
@@ -133,6 +173,7 @@ func (r countingRepo) Commit(ctx context.Context, tenant string, c profile.Chang
 func (s *svc) stop() {
 	if s.cancel != nil {
 		s.cancel()
+		<-s.done
 		<-s.done
 		<-s.done
 		s.cancel = nil
@@ -963,5 +1004,133 @@ func TestEventsAnAbsorbedProfileTookAreCarriedOver(t *testing.T) {
 				t.Fatalf("the survivor lists %d merges, want the one", n)
 			}
 		})
+	}
+}
+
+// waitUnacked waits until the profile consumer has taken everything the
+// stream holds and n deliveries are unacknowledged.
+func (s *svc) waitUnacked(t *testing.T, n int) {
+	t.Helper()
+	ctx := context.Background()
+	poll.Until(t, 15*time.Second, fmt.Sprintf("%d held events unacknowledged", n), func() bool {
+		c, err := s.nats.JS.Consumer(ctx, topology.Journey, topology.ProfileConsumer)
+		if err != nil {
+			return false
+		}
+		ci, err := c.Info(ctx)
+		return err == nil && ci.NumPending == 0 && ci.NumAckPending == n
+	})
+}
+
+// timeline lists the ids of a customer's events, segment changes aside,
+// sorted.
+func (s *svc) timeline(t *testing.T, customer string) []string {
+	t.Helper()
+	tl, err := s.api.GetTimeline(context.Background(), &profilev1.GetTimelineRequest{Tenant: "demo", Customer: byCustomer(customer)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range tl.GetEvents() {
+		if !strings.HasPrefix(e.GetType(), "segment.") {
+			ids = append(ids, e.GetId())
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// serviceEvent is an event Bazgasht's own services publish about the
+// customer: it changes only the timeline.
+func serviceEvent(id, typ, source, customer string, h int) *journeyv1.JourneyEvent {
+	e := ev("demo", id, typ, &journeyv1.Customer{CustomerId: customer}, h)
+	e.Source = source
+	return e
+}
+
+// TestTimelineChangesAreHeldAndWrittenTogether: the three or four events
+// Bazgasht's services publish per journey each changed only the timeline
+// and each rewrote the whole profile. Held, they are written together —
+// and stay unacknowledged until they are, so nothing acknowledged is lost.
+func TestTimelineChangesAreHeldAndWrittenTogether(t *testing.T) {
+	t.Parallel()
+	clock := newManualClock()
+	s := start(t, 0, holding(40*time.Millisecond, clock))
+	s.publish(t, placed("demo", "h-o1", "c-h", "o-h1", "1000", 0))
+	s.settled(t)
+	writes := s.profileWrites.Load()
+
+	// One at a time, so each comes in a batch of its own.
+	for i, e := range []*journeyv1.JourneyEvent{
+		serviceEvent("h-t1", "trigger.fired", "trigger", "c-h", 1),
+		serviceEvent("h-s1", "survey.invited", "survey", "c-h", 1),
+		serviceEvent("h-n1", "notification.sent", "notification", "c-h", 1),
+	} {
+		s.publish(t, e)
+		s.waitUnacked(t, i+1)
+	}
+	if w := s.profileWrites.Load() - writes; w != 0 {
+		t.Fatalf("held timeline events wrote the profile %d times before the hold ended", w)
+	}
+	if got := s.timeline(t, "c-h"); !slices.Equal(got, []string{"h-o1"}) {
+		t.Fatalf("readers see %v before the held changes are written, want only what is stored: [h-o1]", got)
+	}
+
+	clock.advance(time.Second)
+	s.settled(t)
+	if w := s.profileWrites.Load() - writes; w != 1 {
+		t.Fatalf("the three held events took %d profile writes, want 1", w)
+	}
+	if got, want := s.timeline(t, "c-h"), []string{"h-n1", "h-o1", "h-s1", "h-t1"}; !slices.Equal(got, want) {
+		t.Fatalf("timeline after the hold %v, want %v", got, want)
+	}
+
+	// A change of the customer's own is written at once, and takes the
+	// held ones with it.
+	s.publish(t, serviceEvent("h-n2", "notification.sent", "notification", "c-h", 2))
+	s.waitUnacked(t, 1)
+	s.publish(t, placed("demo", "h-o2", "c-h", "o-h2", "500", 3))
+	s.settled(t)
+	if w := s.profileWrites.Load() - writes; w != 2 {
+		t.Fatalf("an order after a held event took %d more profile writes, want 1 for both", w-1)
+	}
+	if got := s.timeline(t, "c-h"); !slices.Contains(got, "h-n2") || !slices.Contains(got, "h-o2") {
+		t.Fatalf("timeline %v lacks the held event or the order written with it", got)
+	}
+
+	// Stopping writes what is held: nothing waits for the ack timeout.
+	s.publish(t, serviceEvent("h-t2", "trigger.fired", "trigger", "c-h", 4))
+	s.waitUnacked(t, 1)
+	s.stop()
+	p, err := s.repo.Load(context.Background(), "demo", s.get(t, "demo", byCustomer("c-h")).GetProfileId())
+	if err != nil || !p.HasApplied("h-t2") {
+		t.Fatalf("after a stop the held event is not stored (err %v)", err)
+	}
+	s.settled(t)
+}
+
+// TestHeldChangesSurviveAFailedCommit: a commit that fails drops every
+// uncommitted change, the held ones too; their events, never acknowledged,
+// are folded again and land once.
+func TestHeldChangesSurviveAFailedCommit(t *testing.T) {
+	t.Parallel()
+	clock := newManualClock()
+	s := start(t, 0, holding(40*time.Millisecond, clock))
+	s.publish(t, placed("demo", "f-o1", "c-f", "o-f1", "1000", 0))
+	s.settled(t)
+	s.publish(t, serviceEvent("f-n1", "notification.sent", "notification", "c-f", 1))
+	s.waitUnacked(t, 1)
+
+	s.failCommits.Store(1)
+	s.publish(t, placed("demo", "f-o2", "c-other", "o-f2", "700", 1)) // its commit fails
+	poll.Until(t, 15*time.Second, "the failed commit", func() bool { return s.failCommits.Load() <= 0 })
+	s.waitUnacked(t, 1) // the order is written on its retry; the notification is held again
+	clock.advance(time.Second)
+	s.settled(t)
+	if got := s.timeline(t, "c-f"); !slices.Equal(got, []string{"f-n1", "f-o1"}) {
+		t.Fatalf("timeline %v, want the held event once beside the order: [f-n1 f-o1]", got)
+	}
+	if got := s.timeline(t, "c-other"); !slices.Equal(got, []string{"f-o2"}) {
+		t.Fatalf("the other customer's timeline %v, want [f-o2]", got)
 	}
 }

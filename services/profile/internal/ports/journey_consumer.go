@@ -5,6 +5,7 @@ package ports
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -33,10 +34,13 @@ func FoldHandler(f Folder) journeystream.Handler {
 				errs[i] = fmt.Errorf("%w: invalid journey event: %v", journeystream.ErrPermanent, err)
 				continue
 			}
-			items = append(items, app.ApplyEvent{Tenant: tenant, Event: ToDomain(d.Event, d.Seq)})
+			items = append(items, app.ApplyEvent{Tenant: tenant, Event: ToDomain(d.Event, d.Seq), Settle: d.Settle})
 			at = append(at, i)
 		}
 		for j, err := range f.Handle(ctx, items) {
+			if errors.Is(err, app.ErrHeld) {
+				err = journeystream.ErrHeld // acknowledged once its change is written
+			}
 			errs[at[j]] = err
 		}
 		return errs

@@ -64,7 +64,14 @@ type Config struct {
 	// ReadMemoryEntries is how many decoded profiles reads keep, to serve
 	// a repeated Redis hit without decoding it again.
 	ReadMemoryEntries int `env:"PROFILE_READ_MEMORY_ENTRIES" envDefault:"10000"`
+	// TimelineHold is how long an event that changes only a timeline (a
+	// message sent, a rule fired) may wait, unacknowledged, to be written
+	// with the profile's next change; 0 writes each at once.
+	TimelineHold time.Duration `env:"PROFILE_TIMELINE_HOLD" envDefault:"1s"`
 }
+
+// maxTimelineHold keeps held events far inside the consumer's AckWait.
+const maxTimelineHold = topology.ProfileAckWait / 3
 
 // Rules turns the configuration into the lifecycle rules.
 func (c *Config) Rules() (profile.Rules, error) {
@@ -80,6 +87,8 @@ func (c *Config) Rules() (profile.Rules, error) {
 		return r, errors.New("config: PROFILE_SEGMENT_SWEEP must be at least 1s")
 	case c.ReadMemoryEntries < 0:
 		return r, errors.New("config: PROFILE_READ_MEMORY_ENTRIES must not be negative")
+	case c.TimelineHold < 0 || c.TimelineHold > maxTimelineHold:
+		return r, fmt.Errorf("config: PROFILE_TIMELINE_HOLD must be between 0 and %s (held events are unacknowledged, and JetStream redelivers after %s)", maxTimelineHold, topology.ProfileAckWait)
 	}
 	for _, part := range strings.Split(c.VIPRevenue, ",") {
 		if strings.TrimSpace(part) == "" {
@@ -132,7 +141,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	folder, err := app.NewApplyEventsHandler(repo, adapters.NewSegmentPublisher(pub, ports.ToDomain), adapters.NewEventSource(events, ports.ToDomain), cache, rules)
+	folder, err := app.NewApplyEventsHandler(repo, adapters.NewSegmentPublisher(pub, ports.ToDomain), adapters.NewEventSource(events, ports.ToDomain), cache, rules,
+		app.WithTimelineHold(cfg.TimelineHold, time.Now))
 	if err != nil {
 		return err
 	}
@@ -163,8 +173,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		runner.HTTP("profile admin", cfg.AdminAddr, adminSrv),
 		cache.Run,
 		func(ctx context.Context) error {
-			return journeystream.Consume(ctx, conn.JS, consumer, consume, ports.FoldHandler(folder), log)
+			err := journeystream.Consume(ctx, conn.JS, consumer, consume, ports.FoldHandler(folder), log)
+			// Write what is held before going: otherwise it comes back after
+			// the ack wait, to be folded again.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.StoreTimeout)
+			defer cancel()
+			if ferr := folder.FlushHeld(fctx, true); ferr != nil {
+				log.WarnContext(ctx, "held timeline changes not written; their events will be folded again", "err", ferr)
+			}
+			return err
 		},
+		folder.RunHeldFlusher,
 		func(ctx context.Context) error { return sweep(ctx, folder, repo, cfg.SweepInterval, log) },
 		journeystream.WatchLag(consumer, topology.ProfileConsumer, 5*time.Second),
 	)

@@ -27,6 +27,14 @@ type Event struct {
 	Segment string
 }
 
+// TimelineOnly reports whether folding e changes nothing but the timeline
+// and the idempotency record: it is not the customer's own activity (a
+// message sent, a rule fired, an invitation) and carries nothing else the
+// profile keeps.
+func (e Event) TimelineOnly() bool {
+	return !activity.Is(e.Type, e.Source) && e.Order == nil && e.Product == nil && e.Traits == nil && e.Ticket == nil && e.Survey == nil
+}
+
 // Money is an exact amount in one currency.
 type Money struct {
 	Currency string `json:"c"`
