@@ -3,7 +3,6 @@ package adapters
 import (
 	"context"
 	"log/slog"
-	"math"
 	"sync/atomic"
 	"time"
 
@@ -81,6 +80,11 @@ func (l *SharedRateLimiter) Allow(ctx context.Context, t *tenant.Tenant, n int) 
 		return l.decideLocally(ctx, t, n)
 	}
 	res, err := l.redis.AllowN(ctx, l.prefix+"ingest:rate:"+t.ID, limitOf(t), n)
+	if err != nil && ctx.Err() != nil {
+		// The caller went away or ran out of time, not Redis: its events
+		// could not be stored anyway, and Redis stays in charge.
+		return false, time.Second
+	}
 	if err != nil {
 		if l.downUntil.Swap(l.now().Add(l.pause).UnixNano()) == 0 {
 			l.log.WarnContext(ctx, "rate limits: Redis did not answer; each replica limits on its own until it does", "err", err, "retry_in", l.pause)
@@ -103,11 +107,9 @@ func (l *SharedRateLimiter) decideLocally(ctx context.Context, t *tenant.Tenant,
 	return l.local.Allow(ctx, t, n)
 }
 
-// limitOf expresses a tenant's events per second as redis_rate's whole
-// number of events per period: rates with up to three decimals are exact.
+// limitOf expresses a tenant's events per second as redis_rate's limit:
+// the bucket's script uses only the interval between events (period over
+// rate), so one event per 1/rate seconds is exact for any rate.
 func limitOf(t *tenant.Tenant) redis_rate.Limit {
-	if r := t.RatePerSecond; r == math.Trunc(r) {
-		return redis_rate.Limit{Rate: int(r), Burst: t.Burst, Period: time.Second}
-	}
-	return redis_rate.Limit{Rate: max(1, int(math.Round(t.RatePerSecond*1000))), Burst: t.Burst, Period: 1000 * time.Second}
+	return redis_rate.Limit{Rate: 1, Burst: t.Burst, Period: time.Duration(float64(time.Second) / t.RatePerSecond)}
 }

@@ -93,6 +93,18 @@ func TestSharedLimitFallsBackWhileRedisIsDown(t *testing.T) {
 	if got := admitted(t, l, shop, 2); got != 2 {
 		t.Fatalf("admitted %d of 2 with Redis up", got)
 	}
+	// A caller that went away is not Redis failing: the limits stay shared.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if ok, _ := l.Allow(gone, shop, 1); ok {
+		t.Fatal("a request whose context ended was admitted without a decision")
+	}
+	if n := fallbackCount(t, reg); n != 0 {
+		t.Fatalf("a cancelled request switched the replica to local limits (%v fallback decisions)", n)
+	}
+	if got := admitted(t, l, shop, 3); got != 2 {
+		t.Fatalf("after a cancelled request the replica admitted %d of 3, want the 2 left in the shared bucket", got)
+	}
 	srv.Kill()
 	if got := admitted(t, l, shop, 6); got != 4 {
 		t.Fatalf("with Redis down the replica admitted %d of 6, want its own burst of 4", got)

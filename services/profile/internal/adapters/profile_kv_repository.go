@@ -117,6 +117,14 @@ func (r *KVRepository) Resolve(ctx context.Context, tenant string, keys []string
 // Get returns the profile for the fold; the pointer may be one the
 // repository remembers, so callers change it only to commit it.
 func (r *KVRepository) Get(ctx context.Context, tenant, id string) (*profile.Profile, error) {
+	return r.get(ctx, tenant, id, 0)
+}
+
+// maxRedirects bounds following merged ids: a cycle (which a merge never
+// writes) fails rather than hangs the fold.
+const maxRedirects = 8
+
+func (r *KVRepository) get(ctx context.Context, tenant, id string, hops int) (*profile.Profile, error) {
 	key := profileKey(tenant, id)
 	r.mu.Lock()
 	c, ok := r.profiles[key]
@@ -128,8 +136,8 @@ func (r *KVRepository) Get(ctx context.Context, tenant, id string) (*profile.Pro
 	if errors.Is(err, profile.ErrNotFound) {
 		// An identity may still lead to a profile merged away (a commit
 		// that failed after its delete): follow the redirect.
-		if e, merr := r.kv.Get(ctx, mergedKey(tenant, id)); merr == nil {
-			return r.Get(ctx, tenant, string(e.Value()))
+		if e, merr := r.kv.Get(ctx, mergedKey(tenant, id)); merr == nil && hops < maxRedirects {
+			return r.get(ctx, tenant, string(e.Value()), hops+1)
 		}
 	}
 	if err != nil {
@@ -147,7 +155,7 @@ func (r *KVRepository) Get(ctx context.Context, tenant, id string) (*profile.Pro
 func (r *KVRepository) Load(ctx context.Context, tenant, id string) (*profile.Profile, error) {
 	for hops := 0; ; hops++ {
 		p, _, err := r.load(ctx, profileKey(tenant, id))
-		if !errors.Is(err, profile.ErrNotFound) || hops == 8 {
+		if !errors.Is(err, profile.ErrNotFound) || hops == maxRedirects {
 			return p, err
 		}
 		e, merr := r.kv.Get(ctx, mergedKey(tenant, id))

@@ -460,6 +460,12 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, i int, i
 		keep = found[0]
 		for _, other := range found[1:] {
 			survivor, absorbed := profile.Survivor(keep, other)
+			if absorbed.Merged(survivor.ID) && !survivor.Merged(absorbed.ID) {
+				// The profile left behind changed since (an email, an
+				// earlier event) and would now win: the merge on record
+				// decides.
+				survivor, absorbed = absorbed, survivor
+			}
 			if survivor.Merged(absorbed.ID) {
 				// Absorbed before by a commit that stopped short: it took
 				// events since.
@@ -474,13 +480,16 @@ func (h *ApplyEventsHandler) fold(ctx context.Context, tb *tenantBatch, i int, i
 		}
 	}
 	applied := keep.Apply(e)
-	if applied {
+	if applied || len(found) > 1 {
+		// An event, or a merge (whose event may be a redelivery), moves
+		// segments.
 		changed = true
 		for _, c := range keep.UpdateSegments(e.OccurredAt, tb.rules) {
 			h.recordSegment(tb, keep, c)
 			timelineOnly = false
 		}
-	} else if keep.FirstCopy(e.ID, e.Seq) {
+	}
+	if !applied && keep.FirstCopy(e.ID, e.Seq) {
 		changed = true
 		timelineOnly = false
 	}
@@ -550,8 +559,11 @@ func (h *ApplyEventsHandler) retire(tb *tenantBatch, survivor, absorbed *profile
 // took since, read back from the stream in stream order; one the stream no
 // longer holds is recorded without its effects.
 func (h *ApplyEventsHandler) carryOver(ctx context.Context, survivor, absorbed *profile.Profile) error {
-	lacks := survivor.Reabsorb(absorbed)
+	lacks, joined := survivor.Reabsorb(absorbed)
 	if len(lacks) == 0 {
+		if joined {
+			survivor.Revision++ // readers' caches go by revision
+		}
 		return nil
 	}
 	seqs := make([]uint64, 0, len(lacks))
@@ -751,14 +763,14 @@ func (h *ApplyEventsHandler) finishMerge(ctx context.Context, ref ProfileRef, no
 		return 0, false, err
 	}
 	absorbed, err := h.repo.Get(ctx, ref.Tenant, ref.ID)
-	if errors.Is(err, profile.ErrNotFound) {
-		return 0, true, nil
+	if errors.Is(err, profile.ErrNotFound) || (err == nil && absorbed.ID != ref.ID) {
+		return 0, true, nil // deleted since it was listed (Get followed its redirect)
 	}
 	if err != nil {
 		return 0, false, err
 	}
 	survivor, err := h.repo.Get(ctx, ref.Tenant, into)
-	if errors.Is(err, profile.ErrNotFound) {
+	if errors.Is(err, profile.ErrNotFound) || (err == nil && survivor.ID == absorbed.ID) {
 		return 0, false, nil // nothing to carry it to: it stays live
 	}
 	if err != nil {

@@ -52,8 +52,8 @@ type svc struct {
 	clock *manualClock
 	// failCommits makes the next commits fail, as a broker outage would.
 	failCommits atomic.Int64
-	cancel context.CancelFunc
-	done   chan error
+	cancel      context.CancelFunc
+	done        chan error
 }
 
 var testRules = profile.Rules{NewFor: 30 * 24 * time.Hour, AtRiskAfter: 60 * 24 * time.Hour, ChurnAfter: 90 * 24 * time.Hour,
@@ -194,20 +194,24 @@ func (s *svc) publish(t *testing.T, evs ...*journeyv1.JourneyEvent) {
 // stream holds.
 func (s *svc) settled(t *testing.T) {
 	t.Helper()
+	poll.Until(t, 15*time.Second, "the profile consumer settles", s.isSettled)
+}
+
+// isSettled reports whether the profile consumer has acknowledged
+// everything the stream holds.
+func (s *svc) isSettled() bool {
 	ctx := context.Background()
-	poll.Until(t, 15*time.Second, "the profile consumer settles", func() bool {
-		st, err := s.nats.JS.Stream(ctx, topology.Journey)
-		if err != nil {
-			return false
-		}
-		si, err1 := st.Info(ctx)
-		c, err := s.nats.JS.Consumer(ctx, topology.Journey, topology.ProfileConsumer)
-		if err != nil {
-			return false
-		}
-		ci, err2 := c.Info(ctx)
-		return err1 == nil && err2 == nil && ci.AckFloor.Stream >= si.State.LastSeq && ci.NumAckPending == 0 && ci.NumPending == 0
-	})
+	st, err := s.nats.JS.Stream(ctx, topology.Journey)
+	if err != nil {
+		return false
+	}
+	si, err1 := st.Info(ctx)
+	c, err := s.nats.JS.Consumer(ctx, topology.Journey, topology.ProfileConsumer)
+	if err != nil {
+		return false
+	}
+	ci, err2 := c.Info(ctx)
+	return err1 == nil && err2 == nil && ci.AckFloor.Stream >= si.State.LastSeq && ci.NumAckPending == 0 && ci.NumPending == 0
 }
 
 func (s *svc) get(t *testing.T, tenant string, ref *profilev1.CustomerRef) *profilev1.Profile {
@@ -907,8 +911,18 @@ func TestAnAbsorbedProfileLeftBehindIsCleanedUp(t *testing.T) {
 // the merge is finished, by a later event naming both or by the sweep.
 func TestEventsAnAbsorbedProfileTookAreCarriedOver(t *testing.T) {
 	t.Parallel()
-	for _, finish := range []string{"event", "sweep"} {
-		t.Run("by "+finish, func(t *testing.T) {
+	for _, tc := range []struct {
+		name, finish string
+		// email: the event the left-behind profile takes gives an email,
+		// which makes it a known customer that Survivor could now prefer.
+		email bool
+	}{
+		{"by an event", "event", false},
+		{"by the sweep", "sweep", false},
+		{"by an event, after the profile left behind learnt an email", "event", true},
+	} {
+		finish := tc.finish
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := start(t, 0)
 			ctx := context.Background()
@@ -944,7 +958,11 @@ func TestEventsAnAbsorbedProfileTookAreCarriedOver(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.repo.Rollback() // what the fold remembers is what the store now says
-			s.publish(t, view("v3", 3))
+			late := view("v3", 3)
+			if tc.email {
+				late.Customer.Email = "vida@example.com"
+			}
+			s.publish(t, late)
 			s.settled(t)
 			left, err := kv.Get(ctx, "demo.p."+visitor.GetProfileId())
 			if err != nil {
@@ -1002,6 +1020,45 @@ func TestEventsAnAbsorbedProfileTookAreCarriedOver(t *testing.T) {
 			}
 			if n := len(ms.GetMerges()); n != 1 {
 				t.Fatalf("the survivor lists %d merges, want the one", n)
+			}
+			if tc.email {
+				byEmail := s.get(t, "demo", &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_Identity{Identity: &journeyv1.Customer{Email: "vida@example.com"}}})
+				if byEmail.GetProfileId() != survivor.GetProfileId() {
+					t.Fatalf("the email leads to %s, want the survivor %s", byEmail.GetProfileId(), survivor.GetProfileId())
+				}
+			}
+			if finish != "event" {
+				// A sweep working from a list taken before the merge was
+				// finished finds the absorbed profile gone: it must leave
+				// the survivor be.
+				stale := func(context.Context) ([]app.ProfileRef, error) {
+					return []app.ProfileRef{{Tenant: "demo", ID: visitor.GetProfileId(), Absorbed: true}}, nil
+				}
+				if _, err := s.folder.SweepSegments(ctx, stale, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+				if p, err := s.repo.Load(ctx, "demo", survivor.GetProfileId()); err != nil || p.ID != survivor.GetProfileId() {
+					t.Fatalf("after a sweep from a stale list the survivor is gone (err %v)", err)
+				}
+				return
+			}
+			// A replay of the stream, where nothing stopped short, builds
+			// the very same profile.
+			live := storedProfiles(t, s)
+			s.stop()
+			if err := s.nats.JS.DeleteKeyValue(ctx, topology.ProfileBucket); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.nats.JS.DeleteConsumer(ctx, topology.Journey, topology.ProfileConsumer); err != nil {
+				t.Fatal(err)
+			}
+			if err := topology.Ensure(ctx, s.nats.JS, s.nats.NC.ConnectedServerVersion(), topology.Profile(topology.Options{})); err != nil {
+				t.Fatal(err)
+			}
+			s.run(t)
+			s.settled(t)
+			if replayed := storedProfiles(t, s); replayed[survivor.GetProfileId()] != live[survivor.GetProfileId()] {
+				t.Fatalf("the replay built a different profile:\nlive     %s\nreplayed %s", live[survivor.GetProfileId()], replayed[survivor.GetProfileId()])
 			}
 		})
 	}
@@ -1124,9 +1181,12 @@ func TestHeldChangesSurviveAFailedCommit(t *testing.T) {
 	s.failCommits.Store(1)
 	s.publish(t, placed("demo", "f-o2", "c-other", "o-f2", "700", 1)) // its commit fails
 	poll.Until(t, 15*time.Second, "the failed commit", func() bool { return s.failCommits.Load() <= 0 })
-	s.waitUnacked(t, 1) // the order is written on its retry; the notification is held again
-	clock.advance(time.Second)
-	s.settled(t)
+	// The order is written on its retry; the notification, delivered again
+	// after its retry delay, is held again until its hold ends.
+	poll.Until(t, 15*time.Second, "everything written and acknowledged", func() bool {
+		clock.advance(time.Second)
+		return s.isSettled()
+	})
 	if got := s.timeline(t, "c-f"); !slices.Equal(got, []string{"f-n1", "f-o1"}) {
 		t.Fatalf("timeline %v, want the held event once beside the order: [f-n1 f-o1]", got)
 	}

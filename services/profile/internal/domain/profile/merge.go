@@ -151,20 +151,22 @@ func (p *Profile) Absorb(q *Profile, shared Identity, causeID string, at time.Ti
 // Reabsorb takes into p what q gained after p absorbed it: a commit that
 // merged q and stopped before deleting it can leave an identity leading to
 // q, which then takes events p lacks. It joins q's identities and the
-// merges q recorded since, and returns the events p lacks, in stream order,
-// for the caller to fold into p: their effects cannot be taken from q's
-// totals without counting what p already holds twice. An event older than
-// any p keeps, when p's record is full, was forgotten by p, not missed.
-func (p *Profile) Reabsorb(q *Profile) []EventRef {
+// merges q recorded since, reporting whether any was new, and returns the
+// events p lacks, in stream order, for the caller to fold into p: their
+// effects cannot be taken from q's totals without counting what p already
+// holds twice. The revision is left to those folds, so a replay (which
+// folds the same events once) gives the same. An event older than any p
+// keeps, when p's record is full, was forgotten by p, not missed.
+func (p *Profile) Reabsorb(q *Profile) (lacks []EventRef, joined bool) {
 	for _, id := range q.Identities {
 		if p.AddIdentity(id) {
-			p.Revision++
+			joined = true
 		}
 	}
 	for _, m := range q.Merges {
 		if !p.Merged(m.Merged) {
 			p.Merges = append(p.Merges, m)
-			p.Revision++
+			joined = true
 		}
 	}
 	sort.SliceStable(p.Merges, func(i, j int) bool { return p.Merges[i].MergedAt.Before(p.Merges[j].MergedAt) })
@@ -176,13 +178,12 @@ func (p *Profile) Reabsorb(q *Profile) []EventRef {
 			}
 		}
 	}
-	var lacks []EventRef
 	for _, r := range q.Applied {
 		if !p.HasApplied(r.ID) && !r.At.Before(oldest) {
 			lacks = append(lacks, r)
 		}
 	}
-	return lacks
+	return lacks, joined
 }
 
 // Record notes an applied event whose content can no longer be read (the
