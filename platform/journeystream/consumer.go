@@ -38,6 +38,12 @@ var ErrPermanent = errors.New("permanent failure")
 // settle it well within the consumer's AckWait.
 var ErrHeld = errors.New("held by the handler, settled later")
 
+// ErrRequeue settles a held delivery whose work was dropped through no
+// fault of its own (another event's failure, a restart): it is delivered
+// again after RetryDelay, without backing off and never dead-lettered for
+// it.
+var ErrRequeue = errors.New("dropped, to be delivered again")
+
 // Delivery is one journey event handed to a handler.
 type Delivery struct {
 	// Ctx carries the CONSUMER span, a child of the publisher's.
@@ -221,6 +227,9 @@ func settle(ctx context.Context, js jetstream.JetStream, d *Delivery, err error,
 		Observe(cfg.Durable, OutcomeDone, time.Since(d.start))
 	case errors.Is(err, ErrPermanent):
 		deadLetter(d.Ctx, js, d.msg, d.Delivered, err.Error(), cfg, log)
+	case errors.Is(err, ErrRequeue):
+		_ = d.msg.NakWithDelay(cfg.RetryDelay)
+		Observe(cfg.Durable, OutcomeRetried, time.Since(d.start))
 	case d.Delivered >= uint64(cfg.MaxDeliver):
 		deadLetter(d.Ctx, js, d.msg, d.Delivered, fmt.Sprintf("failed %d deliveries: %v", d.Delivered, err), cfg, log)
 	default:

@@ -73,7 +73,12 @@ func TestHeldDeliveriesAreSettledLater(t *testing.T) {
 			return err == nil && ci.NumPending == 0 && ci.NumAckPending == n && ci.NumRedelivered == 0
 		}
 	}
-	poll.Until(t, 10*time.Second, "both events held, unacknowledged", unacked(2))
+	poll.Until(t, 10*time.Second, "both events held, unacknowledged", func() bool {
+		mu.Lock()
+		n := len(held)
+		mu.Unlock()
+		return n == 2 && unacked(2)()
+	})
 	mu.Lock()
 	e0, e1 := held["e0"], held["e1"]
 	mu.Unlock()

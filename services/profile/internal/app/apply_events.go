@@ -62,9 +62,10 @@ type ApplyEvent struct {
 // written with later ones (see WithTimelineHold).
 var ErrHeld = errors.New("change held, written later")
 
-// errHeldDropped settles held events whose change was not written: they
-// must be folded again.
-var errHeldDropped = errors.New("held change dropped before it was written; folding again")
+// ErrHeldDropped settles held events whose change was not written, through
+// no fault of theirs (another event's failure, a restart): they must be
+// folded again.
+var ErrHeldDropped = errors.New("held change dropped before it was written; folding again")
 
 // ApplyEventsHandler folds batches of events into profiles.
 type ApplyEventsHandler struct {
@@ -285,7 +286,7 @@ func (h *ApplyEventsHandler) foldTenant(ctx context.Context, tb *tenantBatch, ba
 		k := heldKey{tb.tenant, id}
 		hp := h.held[k]
 		if hp != nil && hp.p != tb.passiveP[id] {
-			hp.settle(errHeldDropped) // not the copy the fold changes: cannot be written
+			hp.settle(ErrHeldDropped) // not the copy the fold changes: cannot be written
 			hp = nil
 		}
 		if hp == nil {
@@ -311,7 +312,7 @@ func (h *ApplyEventsHandler) written(tenant string, stored []profile.Stored, abs
 			if hp.p == s.Profile {
 				hp.settle(nil)
 			} else {
-				hp.settle(errHeldDropped)
+				hp.settle(ErrHeldDropped)
 			}
 			delete(h.held, k)
 		}
@@ -319,7 +320,7 @@ func (h *ApplyEventsHandler) written(tenant string, stored []profile.Stored, abs
 	for id := range absorbed {
 		k := heldKey{tenant, id}
 		if hp := h.held[k]; hp != nil {
-			hp.settle(errHeldDropped)
+			hp.settle(ErrHeldDropped)
 			delete(h.held, k)
 		}
 	}
@@ -330,7 +331,7 @@ func (h *ApplyEventsHandler) written(tenant string, stored []profile.Stored, abs
 func (h *ApplyEventsHandler) rollback() {
 	h.repo.Rollback()
 	for k, hp := range h.held {
-		hp.settle(errHeldDropped)
+		hp.settle(ErrHeldDropped)
 		delete(h.held, k)
 	}
 }
@@ -350,7 +351,7 @@ func (h *ApplyEventsHandler) FlushHeld(ctx context.Context, all bool) error {
 		if err != nil || p != hp.p {
 			// The store no longer hands out the copy holding the
 			// changes (forgotten for room, or merged away).
-			hp.settle(errHeldDropped)
+			hp.settle(ErrHeldDropped)
 			delete(h.held, k)
 			continue
 		}
@@ -371,6 +372,17 @@ func (h *ApplyEventsHandler) FlushHeld(ctx context.Context, all bool) error {
 	return nil
 }
 
+// Held counts the events whose change is held, for tests and metrics.
+func (h *ApplyEventsHandler) Held() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, hp := range h.held {
+		n += len(hp.settles)
+	}
+	return n
+}
+
 // RunHeldFlusher writes held changes as they come due, until ctx ends.
 func (h *ApplyEventsHandler) RunHeldFlusher(ctx context.Context) error {
 	if h.hold <= 0 {
@@ -383,6 +395,9 @@ func (h *ApplyEventsHandler) RunHeldFlusher(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			if ctx.Err() != nil {
+				return nil // stopping: the last flush is the consume loop's
+			}
 			_ = h.FlushHeld(ctx, false) // a failure folds the events again
 		}
 	}

@@ -50,8 +50,10 @@ type svc struct {
 	// hold, when set, lets timeline-only changes wait that long by clock.
 	hold  time.Duration
 	clock *manualClock
-	// failCommits makes the next commits fail, as a broker outage would.
+	// failCommits makes the next commits fail, as a broker outage would;
+	// of failTenant only, when set.
 	failCommits atomic.Int64
+	failTenant  string
 	cancel      context.CancelFunc
 	done        chan error
 }
@@ -120,7 +122,7 @@ func (s *svc) run(t *testing.T) {
 	if s.hold > 0 {
 		opts = append(opts, app.WithTimelineHold(s.hold, s.clock.now))
 	}
-	folder, err := app.NewApplyEventsHandler(countingRepo{s.repo, &s.profileWrites, &s.failCommits}, adapters.NewSegmentPublisher(s.pub, ports.ToDomain),
+	folder, err := app.NewApplyEventsHandler(countingRepo{s.repo, &s.profileWrites, &s.failCommits, s.failTenant}, adapters.NewSegmentPublisher(s.pub, ports.ToDomain),
 		adapters.NewEventSource(events, ports.ToDomain), cache, s.rules, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -156,15 +158,18 @@ func (s *svc) run(t *testing.T) {
 // when asked to.
 type countingRepo struct {
 	profile.Repository
-	n    *atomic.Int64
-	fail *atomic.Int64
+	n          *atomic.Int64
+	fail       *atomic.Int64
+	failTenant string
 }
 
 func (r countingRepo) Commit(ctx context.Context, tenant string, c profile.Changes) ([]profile.Stored, error) {
-	if r.fail.Add(-1) >= 0 {
-		return nil, errors.New("injected: the store did not answer")
+	if r.failTenant == "" || r.failTenant == tenant {
+		if r.fail.Add(-1) >= 0 {
+			return nil, errors.New("injected: the store did not answer")
+		}
+		r.fail.Store(0)
 	}
-	r.fail.Store(0)
 	stored, err := r.Repository.Commit(ctx, tenant, c)
 	r.n.Add(int64(len(stored)))
 	return stored, err
@@ -1064,12 +1069,15 @@ func TestEventsAnAbsorbedProfileTookAreCarriedOver(t *testing.T) {
 	}
 }
 
-// waitUnacked waits until the profile consumer has taken everything the
-// stream holds and n deliveries are unacknowledged.
+// waitUnacked waits until the fold holds n events and they are all the
+// profile consumer has unacknowledged, with nothing left to deliver.
 func (s *svc) waitUnacked(t *testing.T, n int) {
 	t.Helper()
 	ctx := context.Background()
 	poll.Until(t, 15*time.Second, fmt.Sprintf("%d held events unacknowledged", n), func() bool {
+		if s.folder.Held() != n {
+			return false
+		}
 		c, err := s.nats.JS.Consumer(ctx, topology.Journey, topology.ProfileConsumer)
 		if err != nil {
 			return false
@@ -1192,5 +1200,56 @@ func TestHeldChangesSurviveAFailedCommit(t *testing.T) {
 	}
 	if got := s.timeline(t, "c-other"); !slices.Equal(got, []string{"f-o2"}) {
 		t.Fatalf("the other customer's timeline %v, want [f-o2]", got)
+	}
+}
+
+// TestHeldChangesSurviveTheStoreForgettingTheirProfile: the repository
+// forgets the profiles it remembers (for room, or on a rollback); a held
+// change made to a forgotten copy must be folded again, never
+// acknowledged as written.
+func TestHeldChangesSurviveTheStoreForgettingTheirProfile(t *testing.T) {
+	t.Parallel()
+	clock := newManualClock()
+	s := start(t, 0, holding(40*time.Millisecond, clock))
+	s.publish(t, placed("demo", "z-o1", "c-z", "o-z1", "1000", 0))
+	s.settled(t)
+	s.publish(t, serviceEvent("z-n1", "notification.sent", "notification", "c-z", 1))
+	s.waitUnacked(t, 1)
+	s.repo.Rollback() // as trimming the fold's memory would
+	poll.Until(t, 15*time.Second, "everything written and acknowledged", func() bool {
+		clock.advance(time.Second)
+		return s.isSettled()
+	})
+	if got := s.timeline(t, "c-z"); !slices.Equal(got, []string{"z-n1", "z-o1"}) {
+		t.Fatalf("timeline %v, want the held event kept: [z-n1 z-o1]", got)
+	}
+}
+
+// TestHeldChangesOfOneTenantSurviveAnotherTenantsFailure: a batch with a
+// held event of one tenant and a failing commit of another; the fold
+// retries the failed tenant event by event and loses nothing of either.
+func TestHeldChangesOfOneTenantSurviveAnotherTenantsFailure(t *testing.T) {
+	t.Parallel()
+	clock := newManualClock()
+	s := start(t, 0, holding(40*time.Millisecond, clock))
+	s.publish(t, placed("demo", "m-o1", "c-m", "o-m1", "1000", 0))
+	s.settled(t)
+	s.stop()
+	// Both in one batch: demo's timeline event, then shop2's order, whose
+	// first commit fails.
+	s.publish(t, serviceEvent("m-n1", "notification.sent", "notification", "c-m", 1), placed("shop2", "m-o2", "c-m2", "o-m2", "700", 1))
+	s.failCommits.Store(1)
+	s.failTenant = "shop2"
+	s.run(t)
+	poll.Until(t, 15*time.Second, "everything written and acknowledged", func() bool {
+		clock.advance(time.Second)
+		return s.failCommits.Load() <= 0 && s.isSettled()
+	})
+	if got := s.timeline(t, "c-m"); !slices.Equal(got, []string{"m-n1", "m-o1"}) {
+		t.Fatalf("demo's timeline %v, want [m-n1 m-o1]", got)
+	}
+	tl, err := s.api.GetTimeline(context.Background(), &profilev1.GetTimelineRequest{Tenant: "shop2", Customer: byCustomer("c-m2")})
+	if err != nil || len(tl.GetEvents()) == 0 {
+		t.Fatalf("shop2's order is not in its customer's timeline (err %v)", err)
 	}
 }

@@ -34,7 +34,7 @@ func FoldHandler(f Folder) journeystream.Handler {
 				errs[i] = fmt.Errorf("%w: invalid journey event: %v", journeystream.ErrPermanent, err)
 				continue
 			}
-			items = append(items, app.ApplyEvent{Tenant: tenant, Event: ToDomain(d.Event, d.Seq), Settle: d.Settle})
+			items = append(items, app.ApplyEvent{Tenant: tenant, Event: ToDomain(d.Event, d.Seq), Settle: settler(d)})
 			at = append(at, i)
 		}
 		for j, err := range f.Handle(ctx, items) {
@@ -156,4 +156,15 @@ func traits(u *journeyv1.CustomerUpdated) *profile.TraitsEvent {
 
 func surveyKind(k journeyv1.SurveyKind) string {
 	return strings.ToLower(strings.TrimPrefix(k.String(), "SURVEY_KIND_"))
+}
+
+// settler settles a held delivery: a change dropped through no fault of its
+// event is delivered again without counting against it.
+func settler(d *journeystream.Delivery) func(error) {
+	return func(err error) {
+		if errors.Is(err, app.ErrHeldDropped) {
+			err = fmt.Errorf("%w: %v", journeystream.ErrRequeue, err)
+		}
+		d.Settle(err)
+	}
 }
