@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,10 +20,25 @@ import (
 )
 
 const (
-	// benchRate is the journeys a second offered; benchFor how long.
+	// benchRate is the journeys a second offered (the target's rate; set
+	// E2E_RATE to measure others); benchFor how long.
 	benchRate = 500
 	benchFor  = 10 * time.Second
 )
+
+// offeredRate is benchRate, or E2E_RATE when set: the latency at rates
+// below the one the system saturates at tells capacity from latency.
+func offeredRate(b *testing.B) int {
+	v := os.Getenv("E2E_RATE")
+	if v == "" {
+		return benchRate
+	}
+	r, err := strconv.Atoi(v)
+	if err != nil || r < 1 || r > 5000 {
+		b.Fatalf("E2E_RATE %q: want journeys a second, 1 to 5000", v)
+	}
+	return r
+}
 
 // BenchmarkDeliveredToSurveySMS: the five services as their own processes
 // (with the pinned nats-server in this process, Redis and a local SMS
@@ -66,7 +82,8 @@ func BenchmarkDeliveredToSurveySMS(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	n := int(benchFor.Seconds()) * benchRate
+	rate := offeredRate(b)
+	n := int(benchFor.Seconds()) * rate
 	run := fmt.Sprint(time.Now().UnixNano())
 	phone := func(i int) string { return fmt.Sprintf("+98935%07d", i) }
 	for start := 0; start < n; start += 1000 {
@@ -89,7 +106,7 @@ func BenchmarkDeliveredToSurveySMS(b *testing.B) {
 	begin := time.Now().Add(50 * time.Millisecond)
 	profiled := profileDuringLoad(b, s, profileDir, benchFor-2*time.Second)
 	for i := range n {
-		time.Sleep(time.Until(begin.Add(time.Duration(i) * time.Second / benchRate)))
+		time.Sleep(time.Until(begin.Add(time.Duration(i) * time.Second / time.Duration(rate))))
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()

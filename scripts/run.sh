@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 DATA=.data
 LOGS=$DATA/logs
+# The demo is a story told from the start: each run begins with empty NATS
+# data (what Redis still caches of an earlier run is never served: the
+# profile cache's keys name the store they came from).
+rm -rf "$DATA/nats"
 mkdir -p "$LOGS"
 export BAZGASHT_DEV_API_KEY="${BAZGASHT_DEV_API_KEY:-bzk_dev_demo_key}"
 export BAZGASHT_DEV_SHOPIFY_SECRET="${BAZGASHT_DEV_SHOPIFY_SECRET:-shpss_dev_demo_secret}"

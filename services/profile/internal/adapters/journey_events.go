@@ -27,16 +27,19 @@ func NewJourneyEvents(ctx context.Context, js jetstream.JetStream) (*JourneyEven
 	return &JourneyEvents{stream: s}, nil
 }
 
-// Events returns the events at seqs, in that order; an event the stream no
-// longer holds (an operator limited its age) is left out.
-func (j *JourneyEvents) Events(ctx context.Context, seqs []uint64) ([]*journeyv1.JourneyEvent, error) {
-	out := make([]*journeyv1.JourneyEvent, 0, len(seqs))
-	for _, seq := range seqs {
-		ev, err := j.event(ctx, seq)
+// Events returns tenant's events refs point at, in that order. An event
+// the stream no longer holds (an operator limited its age), or a position
+// that now holds another event (the stream was recreated since the
+// reference was taken), is left out: a timeline never shows another
+// customer's event.
+func (j *JourneyEvents) Events(ctx context.Context, tenant string, refs []profile.EventRef) ([]*journeyv1.JourneyEvent, error) {
+	out := make([]*journeyv1.JourneyEvent, 0, len(refs))
+	for _, r := range refs {
+		ev, err := j.event(ctx, r.Seq)
 		if err != nil {
 			return nil, err
 		}
-		if ev != nil {
+		if ev != nil && ev.GetId() == r.ID && ev.GetTenant() == tenant {
 			out = append(out, ev)
 		}
 	}

@@ -596,3 +596,16 @@ func (r *KVRepository) SaveCutoffs(ctx context.Context, tenant string, c profile
 	}
 	return nil
 }
+
+// StoreEpoch names this incarnation of the PROFILES bucket: it changes
+// when the bucket is dropped and created again (a replay, a reset of NATS
+// data). The Redis cache puts it in its keys, so entries of an earlier
+// store — whose revisions the new one restarts below — are never served
+// and never fence out the new store's writes; they expire by their TTL.
+func StoreEpoch(ctx context.Context, js jetstream.JetStream) (string, error) {
+	s, err := js.Stream(ctx, "KV_"+topology.ProfileBucket)
+	if err != nil {
+		return "", fmt.Errorf("profile store: bucket %s: %w", topology.ProfileBucket, err)
+	}
+	return strconv.FormatInt(s.CachedInfo().Created.UnixNano(), 36), nil
+}

@@ -54,6 +54,8 @@ type svc struct {
 	// of failTenant only, when set.
 	failCommits atomic.Int64
 	failTenant  string
+	// cachePrefix keeps this test's Redis keys apart; a restart keeps it.
+	cachePrefix string
 	cancel      context.CancelFunc
 	done        chan error
 }
@@ -104,7 +106,14 @@ func (s *svc) run(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	cache, err := adapters.NewRedisCache(rdb, time.Minute, slog.New(slog.DiscardHandler), adapters.WithCacheKeyPrefix(redistest.Prefix(t, rc)))
+	if s.cachePrefix == "" {
+		s.cachePrefix = redistest.Prefix(t, rc)
+	}
+	epoch, err := adapters.StoreEpoch(ctx, s.nats.JS) // as the service does
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := adapters.NewRedisCache(rdb, time.Minute, slog.New(slog.DiscardHandler), adapters.WithCacheKeyPrefix(s.cachePrefix+epoch+":"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1251,5 +1260,61 @@ func TestHeldChangesOfOneTenantSurviveAnotherTenantsFailure(t *testing.T) {
 	tl, err := s.api.GetTimeline(context.Background(), &profilev1.GetTimelineRequest{Tenant: "shop2", Customer: byCustomer("c-m2")})
 	if err != nil || len(tl.GetEvents()) == 0 {
 		t.Fatalf("shop2's order is not in its customer's timeline (err %v)", err)
+	}
+}
+
+// TestAStoreResetLeavesNoStaleProfileOrTimeline: NATS data reset (or the
+// bucket rebuilt) while Redis keeps its entries. The old profile's
+// revisions are above the new store's, so without a fresh cache namespace
+// readers were served the old profile until its TTL and the new writes
+// were fenced out; and old timeline references pointed at other events.
+func TestAStoreResetLeavesNoStaleProfileOrTimeline(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	ctx := context.Background()
+	var old []*journeyv1.JourneyEvent
+	for i := range 6 {
+		old = append(old, placed("demo", fmt.Sprint("old-", i), "c-reset", fmt.Sprint("o-old-", i), "1000", i))
+	}
+	s.publish(t, old...)
+	s.settled(t)
+	if n := s.get(t, "demo", byCustomer("c-reset")).GetCommerce().GetOrderCount(); n != 6 {
+		t.Fatalf("before the reset: %d orders, want 6", n)
+	}
+
+	s.stop()
+	for _, name := range []string{topology.Journey, "KV_" + topology.ProfileBucket} {
+		if err := s.nats.JS.DeleteStream(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := topology.Ensure(ctx, s.nats.JS, s.nats.NC.ConnectedServerVersion(), topology.Profile(topology.Options{})); err != nil {
+		t.Fatal(err)
+	}
+	s.run(t)
+	s.publish(t, ev("demo", "other-1", "product.viewed", &journeyv1.Customer{CustomerId: "c-other"}, 0), placed("demo", "new-1", "c-reset", "o-new-1", "500", 1))
+	s.settled(t)
+	got := s.get(t, "demo", byCustomer("c-reset"))
+	if n := got.GetCommerce().GetOrderCount(); n != 1 {
+		t.Fatalf("after the reset the profile shows %d orders, want the 1 the new store holds", n)
+	}
+	if tl := s.timeline(t, "c-reset"); !slices.Equal(tl, []string{"new-1"}) {
+		t.Fatalf("after the reset the timeline is %v, want [new-1]", tl)
+	}
+	// A reference taken before the reset (old-1 was at position 2, where
+	// c-other's view now is) finds nothing rather than another event.
+	events, err := adapters.NewJourneyEvents(ctx, s.nats.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := events.Events(ctx, "demo", []profile.EventRef{{ID: "old-1", Seq: 2}, {ID: "other-1", Seq: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stale) != 1 || stale[0].GetId() != "other-1" {
+		t.Fatalf("events read by stale and current references: %v, want only other-1", stale)
+	}
+	if wrong, err := events.Events(ctx, "shop2", []profile.EventRef{{ID: "other-1", Seq: 1}}); err != nil || len(wrong) != 0 {
+		t.Fatalf("another tenant's reference read %v (err %v), want nothing", wrong, err)
 	}
 }

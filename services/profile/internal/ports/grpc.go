@@ -20,7 +20,7 @@ import (
 // EventLoader reads journey events back from the stream by sequence, for
 // the timeline.
 type EventLoader interface {
-	Events(ctx context.Context, seqs []uint64) ([]*journeyv1.JourneyEvent, error)
+	Events(ctx context.Context, tenant string, refs []profile.EventRef) ([]*journeyv1.JourneyEvent, error)
 }
 
 // GRPC serves cx.profile.v1.ProfileService.
@@ -131,11 +131,7 @@ func (g *GRPC) GetTimeline(ctx context.Context, req *profilev1.GetTimelineReques
 	if err != nil {
 		return nil, statusOf(err)
 	}
-	seqs := make([]uint64, len(refs))
-	for i, r := range refs {
-		seqs[i] = r.Seq
-	}
-	evs, err := g.events.Events(ctx, seqs)
+	evs, err := g.events.Events(ctx, req.GetTenant(), refs)
 	if err != nil {
 		return nil, statusOf(err)
 	}

@@ -124,7 +124,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := journeystream.RegisterMetrics(reg); err != nil {
 		return err
 	}
-	cache, err := adapters.NewRedisCache(rdb, cfg.CacheTTL, log, adapters.WithCacheMetrics(reg), adapters.WithCacheKeyPrefix(cfg.CachePrefix),
+	epoch, err := adapters.StoreEpoch(ctx, conn.JS)
+	if err != nil {
+		return err
+	}
+	cache, err := adapters.NewRedisCache(rdb, cfg.CacheTTL, log, adapters.WithCacheMetrics(reg), adapters.WithCacheKeyPrefix(cfg.CachePrefix+epoch+":"),
 		adapters.WithCacheReadMemory(cfg.ReadMemoryEntries))
 	if err != nil {
 		return err
