@@ -57,7 +57,7 @@ func TestCommandLine(t *testing.T) {
 		out, _, code := s.cli(t, "profile", "customer:c-cli")
 		return code == 0 && strings.Contains(out, "orders") && strings.Contains(out, "revenue IRT") && strings.Contains(out, "500000")
 	})
-	out, _, code = s.cli(t, "-o", "json", "profile", "customer:c-cli")
+	out, _, code = s.cli(t, "profile", "customer:c-cli", "-o", "json") // global flags go after the command too
 	var p struct {
 		Commerce struct {
 			OrderCount string `json:"order_count"`

@@ -32,21 +32,33 @@ const (
 	usageHeader = `bazgasht — the command line of a Bazgasht shop
 
 Usage: bazgasht [global flags] <command> [flags] [arguments]
+       bazgasht <command> -h      the command's own flags
 
 Commands:
-  send [FILE|-]                 send an event, a JSON array of events or {"events":[...]} (stdin with -)
-  profile IDENTITY              a customer's profile (IDENTITY: customer:ID, email:ADDR, phone:NUMBER, anon:ID or a profile id)
-  timeline IDENTITY             the customer's journey, newest first
-  tasks                         follow-up tasks for agents, most urgent first
-  complete TASK_ID              complete a task (-assignee, -outcome)
-  rules                         the tenant's rules
-  backtest RULE_ID              how often a rule would have fired over the stored journey
-  kpis                          NPS, CSAT, CES, repeat purchase and retention by cohort for a period
-  tail                          journey events as they arrive
-
-Global flags (also from the environment: BAZGASHT_TENANT, BAZGASHT_API, BAZGASHT_API_KEY, NATS_URL):
+`
+	globalHeader = `
+Global flags, before or after the command (also from the environment: BAZGASHT_TENANT,
+BAZGASHT_API, BAZGASHT_API_KEY, NATS_URL):
 `
 )
+
+// synopses are the commands' one-line usage, in the order listed.
+var synopses = []struct{ name, args, what string }{
+	{"send", "FILE|-|JSON", `send an event, a JSON array of events or {"events":[...]} (stdin with -)`},
+	{"profile", "IDENTITY", "a customer's profile (IDENTITY: customer:ID, email:ADDR, phone:NUMBER, anon:ID or a profile id)"},
+	{"timeline", "IDENTITY", "the customer's journey, newest first"},
+	{"tasks", "", "follow-up tasks for agents, most urgent first"},
+	{"complete", "TASK_ID", "complete a task"},
+	{"rules", "", "the tenant's rules"},
+	{"backtest", "RULE_ID", "how often a rule would have fired over the stored journey"},
+	{"kpis", "", "NPS, CSAT, CES, repeat purchase and retention by cohort for a period"},
+	{"tail", "", "journey events as they arrive"},
+}
+
+// helpShown is a command's -h: its usage is printed, exit 0.
+type helpShown struct{ text string }
+
+func (h helpShown) Error() string { return h.text }
 
 // usageError is a command line that cannot run: exit 2.
 type usageError struct{ msg string }
@@ -67,6 +79,7 @@ type env struct {
 	survey  string
 	nats    string
 	json    bool
+	output  string
 	in      io.Reader
 	out     io.Writer
 	conns   map[string]*grpc.ClientConn
@@ -84,27 +97,25 @@ func Run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 	fs := flag.NewFlagSet("bazgasht", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	e := &env{ctx: ctx, in: in, out: out, conns: map[string]*grpc.ClientConn{}}
-	fs.StringVar(&e.tenant, "tenant", cmp.Or(os.Getenv("BAZGASHT_TENANT"), "demo"), "the shop")
-	fs.StringVar(&e.api, "api", cmp.Or(os.Getenv("BAZGASHT_API"), "http://127.0.0.1:8080"), "ingest HTTP API")
-	fs.StringVar(&e.apiKey, "key", os.Getenv("BAZGASHT_API_KEY"), "the tenant's API key (for send)")
-	fs.StringVar(&e.profile, "profile-addr", "127.0.0.1:9081", "profile service gRPC")
-	fs.StringVar(&e.trigger, "trigger-addr", "127.0.0.1:9082", "trigger service gRPC")
-	fs.StringVar(&e.survey, "survey-addr", "127.0.0.1:9083", "survey service gRPC")
-	fs.StringVar(&e.nats, "nats", cmp.Or(os.Getenv("NATS_URL"), "nats://127.0.0.1:4250"), "NATS, for tail")
-	output := fs.String("o", "table", "output: table or json")
+	e.globalFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprint(errOut, usageHeader)
+		fmt.Fprint(out, usageHeader)
+		for _, c := range synopses {
+			fmt.Fprintf(out, "  %-26s %s\n", strings.TrimSpace(c.name+" "+c.args), c.what)
+		}
+		fmt.Fprint(out, globalHeader)
+		fs.SetOutput(out)
 		fs.PrintDefaults()
+		fs.SetOutput(errOut)
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
 		return ExitUsage
 	}
-	switch *output {
-	case "table":
-	case "json":
-		e.json = true
-	default:
-		fmt.Fprintf(errOut, "bazgasht: -o %q: want table or json\n", *output)
+	if err := e.checkOutput(); err != nil {
+		fmt.Fprintf(errOut, "bazgasht: %v\n", err)
 		return ExitUsage
 	}
 	if fs.NArg() == 0 {
@@ -123,8 +134,12 @@ func Run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 	}()
 	err := run(e, fs.Args()[1:])
 	var ue usageError
+	var help helpShown
 	switch {
 	case err == nil:
+		return ExitOK
+	case errors.As(err, &help):
+		fmt.Fprint(out, help.text)
 		return ExitOK
 	case errors.As(err, &ue):
 		fmt.Fprintf(errOut, "bazgasht %s: %s\n", fs.Arg(0), ue.msg)
@@ -175,26 +190,79 @@ func (e *env) table(header []string, rows [][]string) {
 	w.Flush()
 }
 
+// globalFlags defines the flags every command takes, on fs.
+func (e *env) globalFlags(fs *flag.FlagSet) {
+	// Defined twice (before the command and after it), so each keeps what
+	// the first parse set.
+	fs.StringVar(&e.tenant, "tenant", cmp.Or(e.tenant, os.Getenv("BAZGASHT_TENANT"), "demo"), "the shop")
+	fs.StringVar(&e.api, "api", cmp.Or(e.api, os.Getenv("BAZGASHT_API"), "http://127.0.0.1:8080"), "ingest HTTP API")
+	// The key's default is not shown in help: it is a secret.
+	fs.Func("key", "the tenant's API key, for send (default: $BAZGASHT_API_KEY)", func(v string) error { e.apiKey = v; return nil })
+	if e.apiKey == "" {
+		e.apiKey = os.Getenv("BAZGASHT_API_KEY")
+	}
+	fs.StringVar(&e.profile, "profile-addr", cmp.Or(e.profile, "127.0.0.1:9081"), "profile service gRPC")
+	fs.StringVar(&e.trigger, "trigger-addr", cmp.Or(e.trigger, "127.0.0.1:9082"), "trigger service gRPC")
+	fs.StringVar(&e.survey, "survey-addr", cmp.Or(e.survey, "127.0.0.1:9083"), "survey service gRPC")
+	fs.StringVar(&e.nats, "nats", cmp.Or(e.nats, os.Getenv("NATS_URL"), "nats://127.0.0.1:4250"), "NATS, for tail")
+	fs.StringVar(&e.output, "o", cmp.Or(e.output, "table"), "output: table or json")
+}
+
+// checkOutput reads -o.
+func (e *env) checkOutput() error {
+	switch e.output {
+	case "table":
+		e.json = false
+	case "json":
+		e.json = true
+	default:
+		return fmt.Errorf("-o %q: want table or json", e.output)
+	}
+	return nil
+}
+
 // flagSet is a command's own flags.
 type flagSet = flag.FlagSet
 
-// flags parses a command's own flags; positional arguments may come
-// before or after them.
-func flags(name string, args []string, define func(fs *flag.FlagSet)) ([]string, error) {
+// flags parses a command's own flags (define may be nil) and the global
+// ones, which may come after the command too; positional arguments may
+// come before or after them. -h returns the command's usage.
+func (e *env) flags(name string, args []string, define func(fs *flag.FlagSet)) ([]string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	define(fs)
+	var own strings.Builder
+	for _, c := range synopses {
+		if c.name == name {
+			fmt.Fprintf(&own, "Usage: bazgasht [global flags] %s\n\n%s\n", strings.TrimSpace(c.name+" [flags] "+c.args), c.what)
+		}
+	}
+	if define != nil {
+		define(fs)
+		fs.SetOutput(&own)
+		own.WriteString("\nFlags:\n")
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	own.WriteString("\nGlobal flags (bazgasht -h): -tenant, -o, -api, -key, -profile-addr, -trigger-addr, -survey-addr, -nats\n")
+	e.globalFlags(fs)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, usagef("%v", err)
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, helpShown{own.String()}
+			}
+			return nil, usagef("%v (bazgasht %s -h lists its flags)", err, name)
 		}
 		if fs.NArg() == 0 {
-			return pos, nil
+			break
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+	if err := e.checkOutput(); err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return pos, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

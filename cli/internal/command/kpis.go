@@ -17,7 +17,7 @@ import (
 // rate), then retention by cohort.
 func kpis(e *env, args []string) error {
 	var from, to, by, calendar, zone string
-	pos, err := flags("kpis", args, func(fs *flagSet) {
+	pos, err := e.flags("kpis", args, func(fs *flagSet) {
 		fs.StringVar(&from, "from", "", "first day, YYYY-MM-DD (a year ago when empty)")
 		fs.StringVar(&to, "to", "", "last day, YYYY-MM-DD (today when empty)")
 		fs.StringVar(&by, "by", "month", "day, week, month or quarter")

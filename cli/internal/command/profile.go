@@ -33,6 +33,10 @@ func customerRef(s string) (*profilev1.CustomerRef, error) {
 }
 
 func profileCmd(e *env, args []string) error {
+	args, err := e.flags("profile", args, nil)
+	if err != nil {
+		return err
+	}
 	if len(args) != 1 {
 		return usagef("give one IDENTITY")
 	}
@@ -103,7 +107,7 @@ func nonEmpty(ss ...string) []string {
 
 func timeline(e *env, args []string) error {
 	limit := 20
-	pos, err := flags("timeline", args, func(fs *flagSet) { fs.IntVar(&limit, "limit", 20, "most events shown") })
+	pos, err := e.flags("timeline", args, func(fs *flagSet) { fs.IntVar(&limit, "limit", 20, "most events shown") })
 	if err != nil {
 		return err
 	}

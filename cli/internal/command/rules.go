@@ -10,6 +10,10 @@ import (
 )
 
 func rules(e *env, args []string) error {
+	args, err := e.flags("rules", args, nil)
+	if err != nil {
+		return err
+	}
 	if len(args) != 0 {
 		return usagef("takes no arguments")
 	}
@@ -53,7 +57,7 @@ func rules(e *env, args []string) error {
 
 func backtest(e *env, args []string) error {
 	var from, to string
-	pos, err := flags("backtest", args, func(fs *flagSet) {
+	pos, err := e.flags("backtest", args, func(fs *flagSet) {
 		fs.StringVar(&from, "from", "", "start, YYYY-MM-DD (30 days ago when empty)")
 		fs.StringVar(&to, "to", "", "end, YYYY-MM-DD (now when empty)")
 	})

@@ -18,6 +18,10 @@ const maxBatch = 1000
 // send posts events to the ingest API: one object, an array, or
 // {"events":[...]}, from a file, stdin (-) or the argument itself.
 func send(e *env, args []string) error {
+	args, err := e.flags("send", args, nil)
+	if err != nil {
+		return err
+	}
 	if len(args) != 1 {
 		return usagef("give one FILE, - for stdin, or the event's JSON")
 	}
@@ -25,7 +29,6 @@ func send(e *env, args []string) error {
 		return usagef("no API key: set -key or BAZGASHT_API_KEY")
 	}
 	var data []byte
-	var err error
 	switch a := args[0]; {
 	case a == "-":
 		data, err = io.ReadAll(e.in)

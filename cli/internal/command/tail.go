@@ -17,7 +17,7 @@ import (
 func tail(e *env, args []string) error {
 	var typ string
 	var count, last int
-	pos, err := flags("tail", args, func(fs *flagSet) {
+	pos, err := e.flags("tail", args, func(fs *flagSet) {
 		fs.StringVar(&typ, "type", "", "only this event type, such as order.placed")
 		fs.IntVar(&count, "count", 0, "stop after this many events (0: until interrupted)")
 		fs.IntVar(&last, "last", 0, "start with the last N events stored")

@@ -3,12 +3,13 @@ package command
 import (
 	"strings"
 
+	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
 	triggerv1 "github.com/bazgasht/bazgasht/gen/cx/trigger/v1"
 )
 
 func tasks(e *env, args []string) error {
 	state := ""
-	pos, err := flags("tasks", args, func(fs *flagSet) { fs.StringVar(&state, "state", "", "open, claimed or done (all when empty)") })
+	pos, err := e.flags("tasks", args, func(fs *flagSet) { fs.StringVar(&state, "state", "", "open, claimed or done (all when empty)") })
 	if err != nil {
 		return err
 	}
@@ -29,25 +30,50 @@ func tasks(e *env, args []string) error {
 	}
 	ctx, cancel := e.rpcCtx()
 	defer cancel()
-	resp, err := triggerv1.NewTriggerServiceClient(conn).ListTasks(ctx, req)
-	if err != nil {
-		return err
+	// Every page: a long queue is not cut at the first 500.
+	all := &triggerv1.ListTasksResponse{}
+	for {
+		resp, err := triggerv1.NewTriggerServiceClient(conn).ListTasks(ctx, req)
+		if err != nil {
+			return err
+		}
+		all.Tasks = append(all.Tasks, resp.GetTasks()...)
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = resp.GetNextPageToken()
 	}
 	if e.json {
-		return e.printJSON(resp)
+		return e.printJSON(all)
 	}
-	rows := make([][]string, 0, len(resp.GetTasks()))
-	for _, t := range resp.GetTasks() {
+	rows := make([][]string, 0, len(all.GetTasks()))
+	for _, t := range all.GetTasks() {
 		rows = append(rows, []string{t.GetTaskId(), trimEnum(t.GetPriority().String(), "TASK_PRIORITY_"), trimEnum(t.GetState().String(), "TASK_STATE_"),
-			stamp(t.GetDueAt().AsTime()), t.GetAssignee(), t.GetRuleId(), t.GetReason()})
+			stamp(t.GetDueAt().AsTime()), identityOf(t.GetCustomer()), t.GetAssignee(), t.GetRuleId(), t.GetReason(), t.GetOutcome()})
 	}
-	e.table([]string{"TASK", "PRIORITY", "STATE", "DUE", "ASSIGNEE", "RULE", "REASON"}, rows)
+	e.table([]string{"TASK", "PRIORITY", "STATE", "DUE", "CUSTOMER", "ASSIGNEE", "RULE", "REASON", "OUTCOME"}, rows)
 	return nil
+}
+
+// identityOf names a customer as the profile command takes it, by their
+// most authoritative identity, so an agent can look them up.
+func identityOf(c *journeyv1.Customer) string {
+	switch {
+	case c.GetCustomerId() != "":
+		return "customer:" + c.GetCustomerId()
+	case c.GetEmail() != "":
+		return "email:" + c.GetEmail()
+	case c.GetPhone() != "":
+		return "phone:" + c.GetPhone()
+	case c.GetAnonymousId() != "":
+		return "anon:" + c.GetAnonymousId()
+	}
+	return "–"
 }
 
 func complete(e *env, args []string) error {
 	var assignee, outcome string
-	pos, err := flags("complete", args, func(fs *flagSet) {
+	pos, err := e.flags("complete", args, func(fs *flagSet) {
 		fs.StringVar(&assignee, "assignee", "", "the agent completing it (required)")
 		fs.StringVar(&outcome, "outcome", "", "what was done")
 	})
