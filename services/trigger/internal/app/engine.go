@@ -304,7 +304,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) error {
 		switch r.Kind {
 		case rule.OnEvent:
 			if matches(*r.Start, ev.Type, doc) && e.fresh(r, ev) {
-				candidates = append(candidates, e.firing(r, ev, ev.ID, ev.OccurredAt))
+				candidates = append(candidates, e.firing(r, ev, momentOf(ev, doc), ev.OccurredAt))
 			}
 		case rule.SegmentEntry:
 			if ev.Type == "segment.entered" && segmentOf(ev) == r.Segment && e.fresh(r, ev) {
@@ -529,6 +529,20 @@ func timerKey(ruleID, customerKey, corr string) string {
 	}
 	sum := sha256.Sum256([]byte(corr))
 	return k + hex.EncodeToString(sum[:8])
+}
+
+// momentOf is what an event rule's firing answers: the event — except
+// that the revisions of one survey answer (a comment added, a score
+// corrected, each a survey.responded of its own) are one moment, so a rule
+// acts on an answer once: one follow-up task, not one per revision. A
+// revision that first meets the rule's conditions still fires.
+func momentOf(ev Event, doc rule.Doc) string {
+	if ev.Type == "survey.responded" {
+		if inv := rule.Values(doc, "event.survey_responded.invitation_id"); len(inv) == 1 && inv[0] != "" {
+			return "answer:" + inv[0]
+		}
+	}
+	return ev.ID
 }
 
 func (e *Engine) firing(r rule.Rule, cause Event, causeID string, at time.Time) Firing {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -713,5 +714,42 @@ func TestALateOlderEventDoesNotMoveAWaitBack(t *testing.T) {
 	}
 	if late := tasks[0].CreatedAt.Sub(now.Add(5 * time.Second)); late < -time.Second {
 		t.Fatalf("win-back fired %v before the latest activity's quiet period ended", -late)
+	}
+}
+
+// A survey answer is revised (a comment added after the score): each
+// revision is a survey.responded of its own, and the follow-up rule acts on
+// the answer once. Another answer is another follow-up.
+func TestRevisionsOfOneAnswerFireOnce(t *testing.T) {
+	t.Parallel()
+	low := rule.Rule{ID: "csat-low", Name: "Low CSAT follow-up", Enabled: true, Kind: rule.OnEvent,
+		Start: &rule.EventMatch{Type: "survey.responded", Conditions: []rule.Condition{
+			{Path: "event.survey_responded.score", Op: rule.Lte, Values: []string{"2"}}}},
+		Actions:  []rule.Action{{Task: &rule.TaskAction{Reason: "Low CSAT", Priority: "high", DueIn: dur(time.Hour)}}},
+		Controls: rule.Controls{ExemptFromGlobalCap: true, Reentry: true}}
+	e := newEnv(t, low)
+	answer := func(id, inv string, score int32, comment string) *journeyv1.JourneyEvent {
+		r := ev(id, "survey.responded", time.Now())
+		r.Source = "survey"
+		r.Payload = &journeyv1.JourneyEvent_SurveyResponded{SurveyResponded: &journeyv1.SurveyResponded{SurveyId: "csat", InvitationId: inv,
+			Kind: journeyv1.SurveyKind_SURVEY_KIND_CSAT, Score: score, Comment: comment}}
+		return r
+	}
+	e.publish(t, answer("inv-1:answer:1", "inv-1", 2, ""))
+	e.publish(t, answer("inv-1:answer:2", "inv-1", 2, "the tin was dented"))
+	e.publish(t, answer("inv-2:answer:1", "inv-2", 5, ""))
+	e.publish(t, answer("inv-2:answer:2", "inv-2", 1, "changed my mind")) // first low revision: fires
+	e.settled(t)
+	tasks, _, err := e.tasks.List(context.Background(), "demo", task.Filter{}, 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var causes []string
+	for _, tk := range tasks {
+		causes = append(causes, tk.CauseEventID)
+	}
+	slices.Sort(causes)
+	if !slices.Equal(causes, []string{"inv-1:answer:1", "inv-2:answer:2"}) {
+		t.Fatalf("tasks caused by %v, want one per answer: [inv-1:answer:1 inv-2:answer:2]", causes)
 	}
 }
