@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -227,7 +228,8 @@ func (h *HTTP) postBatch(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		h.fail(w, http.StatusBadRequest, "invalid_batch", `the body must be {"events": [ ... ]}: `+err.Error(), journey.Errors{{Field: "events", Reason: err.Error()}})
+		field, reason := batchEnvelopeError(err)
+		h.fail(w, http.StatusBadRequest, "invalid_batch", `the body must be {"events": [ ... ]}: `+reason, journey.Errors{{Field: field, Reason: reason}})
 		return
 	}
 	switch {
@@ -269,4 +271,42 @@ func (h *HTTP) postBatch(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusBadRequest
 	}
 	writeJSON(w, status, resp)
+}
+
+// batchEnvelopeError says, in the API's terms, what is wrong with a batch
+// body's envelope: which field, and why — not Go's type names.
+func batchEnvelopeError(err error) (field, reason string) {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return "body", "is " + jsonKind(typeErr.Value) + "; send an object"
+	case errors.As(err, &typeErr):
+		return typeErr.Field, "is " + jsonKind(typeErr.Value) + "; want an array of events"
+	case errors.As(err, &syntaxErr):
+		return "body", fmt.Sprintf("is not valid JSON (at byte %d)", syntaxErr.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return name, "is not a field of a batch; the body holds only events"
+	case errors.Is(err, io.EOF):
+		return "body", "is empty"
+	}
+	return "body", err.Error()
+}
+
+// jsonKind names a JSON value kind as encoding/json reports it.
+func jsonKind(v string) string {
+	switch v {
+	case "array":
+		return "an array"
+	case "object":
+		return "an object"
+	case "number":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	}
+	return v
 }

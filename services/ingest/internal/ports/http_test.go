@@ -211,7 +211,10 @@ func TestRequestsThatAreRefused(t *testing.T) {
 		{"unknown field", "/v1/events", demoKey, "application/json", `{"id":"x","type":"wishlist.added","customer":{"customer_id":"c"},"colour":1}`, 400, "invalid_event", "colour"},
 		{"payload mismatch", "/v1/events", demoKey, "application/json", `{"id":"x","type":"order.placed","customer":{"customer_id":"c"},"order_paid":{"order_id":"1"}}`, 400, "invalid_event", "order_paid"},
 		{"tenant in body is another", "/v1/events", demoKey, "application/json", `{"id":"x","tenant":"tight","type":"wishlist.added","customer":{"customer_id":"c"}}`, 400, "invalid_event", "tenant"},
-		{"batch not an object", "/v1/events:batch", demoKey, "application/json", `[1]`, 400, "invalid_batch", "events"},
+		{"batch not an object", "/v1/events:batch", demoKey, "application/json", `[1]`, 400, "invalid_batch", "body"},
+		{"batch events not an array", "/v1/events:batch", demoKey, "application/json", `{"events":{"id":"x"}}`, 400, "invalid_batch", "events"},
+		{"batch with another field", "/v1/events:batch", demoKey, "application/json", `{"events":[{}],"tenant":"demo"}`, 400, "invalid_batch", "tenant"},
+		{"batch not JSON", "/v1/events:batch", demoKey, "application/json", `{"events":[`, 400, "invalid_batch", "body"},
 		{"batch empty", "/v1/events:batch", demoKey, "application/json", `{"events":[]}`, 400, "invalid_batch", "events"},
 		{"batch of 1001", "/v1/events:batch", demoKey, "application/json", `{"events":[` + strings.TrimSuffix(strings.Repeat(`{},`, 1001), ",") + `]}`, 413, "too_large", "events"},
 	}
@@ -228,6 +231,9 @@ func TestRequestsThatAreRefused(t *testing.T) {
 			}
 			if tc.field != "" && !strings.Contains(r.raw, `"field":"`+tc.field+`"`) {
 				t.Fatalf("body does not name field %q: %s", tc.field, r.raw)
+			}
+			if strings.Contains(r.raw, "Go value") || strings.Contains(r.raw, "RawMessage") {
+				t.Fatalf("the answer speaks Go, not the API: %s", r.raw)
 			}
 			if tc.status == 401 && r.header.Get("WWW-Authenticate") == "" {
 				t.Fatal("401 without WWW-Authenticate")
@@ -377,6 +383,23 @@ func TestShopifyWebhook(t *testing.T) {
 	r := a.post(t, "/v1/webhooks/shopify/demo", "", "application/json", `{}`, "X-Shopify-Topic", "products/create", "X-Shopify-Webhook-Id", "wh-2", "X-Shopify-Hmac-Sha256", sign(shopifySecret, []byte(`{}`)))
 	if r.status != http.StatusOK || r.body["status"] != "ignored" {
 		t.Fatalf("unmapped topic = %d %s, want 200 ignored", r.status, r.raw)
+	}
+	// A signed delivery that cannot become an event is refused with 200:
+	// a 4xx would have Shopify resend it for hours, then disable the
+	// webhook and with it every later order. The answer names the reason.
+	for i, bad := range []struct{ body, want string }{
+		{`{"id":5002,"currency":"IRT","total_price":"1000","created_at":"2026-11-20T14:03:11+03:30"}`, "customer"},
+		{`{"id":5003,"email":"sara@example.com","currency":"IRT","total_price":"a lot","created_at":"2026-11-20T14:03:11+03:30"}`, "total"},
+		{`{not json`, ""},
+	} {
+		r := a.post(t, "/v1/webhooks/shopify/demo", "", "application/json", bad.body, "X-Shopify-Topic", "orders/create",
+			"X-Shopify-Webhook-Id", fmt.Sprint("wh-bad-", i), "X-Shopify-Hmac-Sha256", sign(shopifySecret, []byte(bad.body)))
+		if r.status != http.StatusOK || r.body["status"] != "rejected" || !strings.Contains(r.raw, bad.want) || !strings.Contains(r.raw, `"error"`) {
+			t.Errorf("unusable order %d = %d %s, want 200 rejected naming %q", i, r.status, r.raw, bad.want)
+		}
+	}
+	if n := len(a.stored(t)); n != 1 {
+		t.Fatalf("stored %d events after refused deliveries, want still 1", n)
 	}
 }
 

@@ -2,10 +2,12 @@ package ports
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"net/http"
 
 	journeyv1 "github.com/bazgasht/bazgasht/gen/cx/journey/v1"
+	"github.com/bazgasht/bazgasht/platform/journey"
 	"github.com/bazgasht/bazgasht/services/ingest/internal/app"
 	"github.com/bazgasht/bazgasht/services/ingest/internal/domain/tenant"
 	"github.com/bazgasht/bazgasht/services/ingest/internal/ports/shopwebhook"
@@ -76,14 +78,46 @@ func (h *HTTP) serveWebhook(w http.ResponseWriter, r *http.Request, wh webhook) 
 		return
 	}
 	if err != nil {
-		h.fail(w, http.StatusBadRequest, "invalid_webhook", err.Error(), nil)
+		h.refuseWebhook(w, r, wh, t.ID, "invalid_webhook", err.Error(), nil)
 		return
 	}
 	results := h.publish(w, r, app.PublishEvents{Tenant: t, Source: wh.source, Events: []app.Input{{Event: ev}}})
 	if results == nil {
 		return
 	}
+	if res := results[0]; res.Outcome == app.Rejected { // counted as a rejection by publish
+		h.refuseWebhook(w, r, wh, t.ID, "", res.Errors.Error(), res.Errors)
+		return
+	}
 	h.answerOne(w, results[0])
+}
+
+// refuseWebhook answers a verified delivery that cannot become a journey
+// event (an order without a customer, an amount that is not a number). A
+// 4xx would only have the platform send the same body again for hours and
+// then disable the shop's webhook, stopping every later order too; so the
+// answer is 200 with status "rejected" and the reason naming the field,
+// the refusal is counted (bazgasht_ingest_events_total{outcome="rejected"})
+// and logged with the delivery id, nothing of the order in it. code, when
+// set, is also counted as a rejection reason.
+func (h *HTTP) refuseWebhook(w http.ResponseWriter, r *http.Request, wh webhook, tenantID, code, msg string, fields journey.Errors) {
+	if code != "" {
+		h.metrics.Rejections.WithLabelValues(code).Inc()
+		h.metrics.Events.WithLabelValues(wh.source, "rejected").Inc()
+	}
+	names := make([]string, 0, len(fields))
+	for _, f := range fields {
+		names = append(names, f.Field)
+	}
+	h.log.WarnContext(r.Context(), "webhook delivery refused", "source", wh.source, "tenant", tenantID,
+		"delivery", r.Header.Get(wh.delivery), "topic", r.Header.Get(wh.topic), "fields", names)
+	var e struct {
+		Status string `json:"status"`
+		apiError
+	}
+	e.Status = "rejected"
+	e.Error.Code, e.Error.Message, e.Error.Fields = cmp.Or(code, "invalid_event"), msg, fields
+	writeJSON(w, http.StatusOK, e)
 }
 
 // readRaw reads a webhook body of any content type; a large order may
