@@ -76,15 +76,15 @@ func NewEventSource(events *JourneyEvents, toDomain func(*journeyv1.JourneyEvent
 
 var _ app.EventSource = (*EventSource)(nil)
 
-// EventsAt returns the events at seqs that the stream still holds.
-func (s *EventSource) EventsAt(ctx context.Context, seqs []uint64) (map[uint64]profile.Event, error) {
+// EventsAt returns tenant's events at seqs that the stream still holds.
+func (s *EventSource) EventsAt(ctx context.Context, tenant string, seqs []uint64) (map[uint64]profile.Event, error) {
 	out := make(map[uint64]profile.Event, len(seqs))
 	for _, seq := range seqs {
 		ev, err := s.events.event(ctx, seq)
 		if err != nil {
 			return nil, err
 		}
-		if ev != nil {
+		if ev != nil && ev.GetTenant() == tenant {
 			out[seq] = s.toDomain(ev, seq)
 		}
 	}

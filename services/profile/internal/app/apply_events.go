@@ -43,8 +43,8 @@ type CacheWriter interface {
 // EventSource reads applied events back from the stream by position: a
 // merge finished late folds the events its survivor lacks from them.
 type EventSource interface {
-	// EventsAt returns the events at seqs that the stream still holds.
-	EventsAt(ctx context.Context, seqs []uint64) (map[uint64]profile.Event, error)
+	// EventsAt returns tenant's events at seqs that the stream still holds.
+	EventsAt(ctx context.Context, tenant string, seqs []uint64) (map[uint64]profile.Event, error)
 }
 
 // ApplyEvent is one event of one tenant to fold.
@@ -587,7 +587,7 @@ func (h *ApplyEventsHandler) carryOver(ctx context.Context, survivor, absorbed *
 			seqs = append(seqs, r.Seq)
 		}
 	}
-	events, err := h.events.EventsAt(ctx, seqs)
+	events, err := h.events.EventsAt(ctx, survivor.Tenant, seqs)
 	if err != nil {
 		return fmt.Errorf("carry events over to the surviving profile: %w", err)
 	}
