@@ -61,7 +61,7 @@ fi
 # The demo tenant: only the key's hash is written down.
 key_hash=$(printf %s "$BAZGASHT_DEV_API_KEY" | sha256sum | cut -d' ' -f1)
 cat >"$DATA/tenants.json" <<JSON
-{"tenants": [{"id": "demo", "api_key_sha256": ["$key_hash"],
+{"tenants": [{"id": "demo", "api_key_sha256": ["$key_hash"], "phone_country_code": "98",
   "shopify_secret": "$BAZGASHT_DEV_SHOPIFY_SECRET", "woocommerce_secret": "$BAZGASHT_DEV_WOOCOMMERCE_SECRET"}]}
 JSON
 chmod 600 "$DATA/tenants.json"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/bazgasht/bazgasht/platform/journey"
 	"github.com/bazgasht/bazgasht/services/ingest/internal/domain/tenant"
@@ -21,13 +22,27 @@ type tenantsDoc struct {
 		WooCommerceSecret string   `json:"woocommerce_secret"`
 		RatePerSecond     *float64 `json:"rate_per_second"`
 		Burst             *int     `json:"burst"`
+		PhoneCountryCode  *string  `json:"phone_country_code"`
 	} `json:"tenants"`
 }
 
 // Defaults fill what a tenant entry leaves out.
 type Defaults struct {
-	RatePerSecond float64
-	Burst         int
+	RatePerSecond    float64
+	Burst            int
+	PhoneCountryCode string
+}
+
+// CheckCountryCode accepts a country calling code without its '+': one to
+// three digits, not starting with 0 ("" for none).
+func CheckCountryCode(cc string) error {
+	if cc == "" {
+		return nil
+	}
+	if len(cc) > 3 || cc[0] == '0' || strings.Trim(cc, "0123456789") != "" {
+		return fmt.Errorf("%q is not a country calling code such as \"98\" (digits, no '+')", cc)
+	}
+	return nil
 }
 
 // LoadTenants reads the tenants from the file at path, or from inline JSON
@@ -58,7 +73,14 @@ func LoadTenants(path, inline string, d Defaults) (*tenant.Directory, error) {
 		if err := journey.CheckTenant(e.ID); err != nil {
 			return nil, fmt.Errorf("%s.id: %w", where, err)
 		}
-		t := &tenant.Tenant{ID: e.ID, ShopifySecret: e.ShopifySecret, WooCommerceSecret: e.WooCommerceSecret, RatePerSecond: d.RatePerSecond, Burst: d.Burst}
+		t := &tenant.Tenant{ID: e.ID, ShopifySecret: e.ShopifySecret, WooCommerceSecret: e.WooCommerceSecret, RatePerSecond: d.RatePerSecond, Burst: d.Burst,
+			PhoneCountryCode: d.PhoneCountryCode}
+		if e.PhoneCountryCode != nil {
+			if err := CheckCountryCode(*e.PhoneCountryCode); err != nil {
+				return nil, fmt.Errorf("%s.phone_country_code: %w", where, err)
+			}
+			t.PhoneCountryCode = *e.PhoneCountryCode
+		}
 		for j, hx := range e.APIKeySHA256 {
 			h, err := tenant.ParseKeyHash(hx)
 			if err != nil {

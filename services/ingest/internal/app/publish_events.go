@@ -135,6 +135,9 @@ func (h *PublishEventsHandler) Handle(ctx context.Context, cmd PublishEvents) ([
 		results[i] = Result{Index: i, ID: in.Event.GetId()}
 		errs := in.Errors
 		if errs == nil {
+			if c := in.Event.GetCustomer(); c.GetPhone() != "" {
+				c.Phone = journey.NormalizePhone(c.GetPhone(), cmd.Tenant.PhoneCountryCode)
+			}
 			errs = journey.Validate(in.Event, rules)
 		}
 		if errs == nil {

@@ -51,7 +51,8 @@ func newAPI(t *testing.T) *api {
 		t.Fatal(err)
 	}
 	dir, err := tenant.NewDirectory([]*tenant.Tenant{
-		{ID: "demo", KeyHashes: [][32]byte{tenant.HashKey(demoKey)}, ShopifySecret: shopifySecret, WooCommerceSecret: wooSecret, RatePerSecond: 10000, Burst: 20000},
+		{ID: "demo", KeyHashes: [][32]byte{tenant.HashKey(demoKey)}, ShopifySecret: shopifySecret, WooCommerceSecret: wooSecret, RatePerSecond: 10000, Burst: 20000,
+			PhoneCountryCode: "98"},
 		{ID: "tight", KeyHashes: [][32]byte{tenant.HashKey(tightKey)}, RatePerSecond: 1, Burst: 1000},
 	})
 	if err != nil {
@@ -438,5 +439,28 @@ func TestBodyIsNotTrustedForTenant(t *testing.T) {
 	}
 	if m := a.stored(t)[0]; !bytes.HasPrefix([]byte(m.Subject), []byte("cx.demo.")) {
 		t.Fatalf("subject %s", m.Subject)
+	}
+}
+
+// A shop's national phone numbers, in Persian digits or with spaces, are
+// stored in E.164 when the tenant names its country code, so the customer
+// is one identity whichever system sent the number; a tenant without one
+// keeps national numbers (separators gone).
+func TestPhonesAreStoredInE164(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	for key, phone := range map[string]string{demoKey: "۰۹۱۲ ۱۲۳ ۴۵۶۷", tightKey: "0912-123-4567"} {
+		body := `{"id":"ph-1","type":"wishlist.added","customer":{"phone":"` + phone + `"}}`
+		if r := a.post(t, "/v1/events", key, "application/json", body); r.status != http.StatusAccepted {
+			t.Fatalf("%s = %d %s", phone, r.status, r.raw)
+		}
+	}
+	got := map[string]string{}
+	for _, m := range a.stored(t) {
+		ev := decode(t, m)
+		got[ev.GetTenant()] = ev.GetCustomer().GetPhone()
+	}
+	if got["demo"] != "+989121234567" || got["tight"] != "09121234567" {
+		t.Fatalf("stored phones %v, want demo +989121234567 and tight 09121234567", got)
 	}
 }

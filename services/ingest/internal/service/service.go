@@ -49,6 +49,9 @@ type Config struct {
 	// its entry says otherwise (0 = unlimited).
 	DefaultRate  float64 `env:"INGEST_DEFAULT_RATE" envDefault:"1000"`
 	DefaultBurst int     `env:"INGEST_DEFAULT_BURST" envDefault:"2000"`
+	// DefaultPhoneCountryCode is each tenant's country calling code for
+	// national phone numbers unless its entry says otherwise ("": none).
+	DefaultPhoneCountryCode string `env:"INGEST_DEFAULT_PHONE_COUNTRY_CODE"`
 	// SharedRateLimits keeps the limits in Redis, so they hold across
 	// replicas; false limits each replica on its own.
 	SharedRateLimits bool `env:"INGEST_SHARED_RATE_LIMITS" envDefault:"true"`
@@ -81,7 +84,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	tenants, err := adapters.LoadTenants(cfg.TenantsFile, cfg.Tenants, adapters.Defaults{RatePerSecond: cfg.DefaultRate, Burst: cfg.DefaultBurst})
+	if err := adapters.CheckCountryCode(cfg.DefaultPhoneCountryCode); err != nil {
+		return fmt.Errorf("config: INGEST_DEFAULT_PHONE_COUNTRY_CODE: %w", err)
+	}
+	tenants, err := adapters.LoadTenants(cfg.TenantsFile, cfg.Tenants, adapters.Defaults{RatePerSecond: cfg.DefaultRate, Burst: cfg.DefaultBurst,
+		PhoneCountryCode: cfg.DefaultPhoneCountryCode})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}

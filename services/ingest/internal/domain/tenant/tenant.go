@@ -28,6 +28,10 @@ type Tenant struct {
 	// RatePerSecond and Burst bound how many events the tenant may send.
 	RatePerSecond float64
 	Burst         int
+	// PhoneCountryCode (such as "98") turns the national phone numbers the
+	// shop sends (09121234567) into E.164 (+989121234567); empty leaves
+	// them.
+	PhoneCountryCode string
 }
 
 // HashKey returns the stored form of an API key.
