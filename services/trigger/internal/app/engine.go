@@ -88,6 +88,10 @@ type Firing struct {
 	// Reason says why it was held back: "cap", "global_cap", "reentry",
 	// "exit", "consent".
 	Reason string
+	// EarlierID is the id the same firing had before survey answers were
+	// keyed by answer (rule and event id): a decision recorded under it by
+	// an earlier version makes this firing a duplicate.
+	EarlierID string
 }
 
 // Timer is a pending wait of a delay, absence or inactivity rule.
@@ -304,7 +308,11 @@ func (e *Engine) HandleEvent(ctx context.Context, ev Event) error {
 		switch r.Kind {
 		case rule.OnEvent:
 			if matches(*r.Start, ev.Type, doc) && e.fresh(r, ev) {
-				candidates = append(candidates, e.firing(r, ev, momentOf(ev, doc), ev.OccurredAt))
+				f := e.firing(r, ev, momentOf(ev, doc), ev.OccurredAt)
+				if moment := momentOf(ev, doc); moment != ev.ID {
+					f.EarlierID = e.firing(r, ev, ev.ID, ev.OccurredAt).ID
+				}
+				candidates = append(candidates, f)
 			}
 		case rule.SegmentEntry:
 			if ev.Type == "segment.entered" && segmentOf(ev) == r.Segment && e.fresh(r, ev) {
@@ -669,6 +677,13 @@ func explicitChannel(a rule.Action) string {
 func (e *Engine) fire(ctx context.Context, f Firing, profile map[string]any) error {
 	var d Decision
 	var err error
+	if f.EarlierID != "" {
+		// Decided by an earlier version under the event's id: a late
+		// duplicate of that event must not act again under the new id.
+		if _, known, err := e.state.Decided(ctx, f.Tenant, f.EarlierID); err != nil || known {
+			return err
+		}
+	}
 	if d.Suppressed, d.Reason, err = e.controls(ctx, f, profile); err != nil {
 		return err
 	}

@@ -735,6 +735,16 @@ func TestRevisionsOfOneAnswerFireOnce(t *testing.T) {
 			Kind: journeyv1.SurveyKind_SURVEY_KIND_CSAT, Score: score, Comment: comment}}
 		return r
 	}
+	// A firing an earlier version recorded under the event's own id: a late
+	// duplicate of that event must not act again under the answer's.
+	state, err := adapters.NewKVState(context.Background(), e.nats.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := state.Decide(context.Background(), "demo", "csat-low:inv-0:answer:1", app.Decision{Done: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.publish(t, answer("inv-0:answer:1", "inv-0", 1, ""))
 	e.publish(t, answer("inv-1:answer:1", "inv-1", 2, ""))
 	e.publish(t, answer("inv-1:answer:2", "inv-1", 2, "the tin was dented"))
 	e.publish(t, answer("inv-2:answer:1", "inv-2", 5, ""))
