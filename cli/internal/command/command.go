@@ -98,20 +98,23 @@ func Run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 	fs.SetOutput(errOut)
 	e := &env{ctx: ctx, in: in, out: out, conns: map[string]*grpc.ClientConn{}}
 	e.globalFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprint(out, usageHeader)
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, usageHeader)
 		for _, c := range synopses {
-			fmt.Fprintf(out, "  %-26s %s\n", strings.TrimSpace(c.name+" "+c.args), c.what)
+			fmt.Fprintf(w, "  %-26s %s\n", strings.TrimSpace(c.name+" "+c.args), c.what)
 		}
-		fmt.Fprint(out, globalHeader)
-		fs.SetOutput(out)
+		fmt.Fprint(w, globalHeader)
+		fs.SetOutput(w)
 		fs.PrintDefaults()
 		fs.SetOutput(errOut)
 	}
+	fs.Usage = func() {} // asked for, help goes to stdout; after a mistake, to stderr
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage(out)
 			return ExitOK
 		}
+		usage(errOut)
 		return ExitUsage
 	}
 	if err := e.checkOutput(); err != nil {
@@ -119,7 +122,7 @@ func Run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 		return ExitUsage
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
+		usage(errOut)
 		return ExitUsage
 	}
 	run, ok := commands[fs.Arg(0)]

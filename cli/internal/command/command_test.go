@@ -65,4 +65,10 @@ func TestGlobalFlagsAfterTheCommand(t *testing.T) {
 	if _, errOut, code := run("rules", "-nope"); code != command.ExitUsage || !strings.Contains(errOut, "rules -h") {
 		t.Errorf("an unknown flag: exit %d, stderr %q; want 2 pointing at rules -h", code, errOut)
 	}
+	// After a mistake the usage goes to stderr: stdout stays clean for pipes.
+	for _, args := range [][]string{{"-bogus"}, {}} {
+		if out, errOut, code := run(args...); code != command.ExitUsage || out != "" || !strings.Contains(errOut, "Commands:") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %.60q; want 2, nothing on stdout, the usage on stderr", args, code, out, errOut)
+		}
+	}
 }

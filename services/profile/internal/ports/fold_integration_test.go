@@ -1317,4 +1317,12 @@ func TestAStoreResetLeavesNoStaleProfileOrTimeline(t *testing.T) {
 	if wrong, err := events.Events(ctx, "shop2", []profile.EventRef{{ID: "other-1", Seq: 1}}); err != nil || len(wrong) != 0 {
 		t.Fatalf("another tenant's reference read %v (err %v), want nothing", wrong, err)
 	}
+	// The same for events a late merge carries over.
+	source := adapters.NewEventSource(events, ports.ToDomain)
+	if got, err := source.EventsAt(ctx, "shop2", []uint64{1}); err != nil || len(got) != 0 {
+		t.Fatalf("another tenant's events carried over: %v (err %v)", got, err)
+	}
+	if got, err := source.EventsAt(ctx, "demo", []uint64{1}); err != nil || got[1].ID != "other-1" {
+		t.Fatalf("the tenant's own event at 1: %v (err %v), want other-1", got, err)
+	}
 }

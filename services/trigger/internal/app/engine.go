@@ -545,7 +545,10 @@ func timerKey(ruleID, customerKey, corr string) string {
 // acts on an answer once: one follow-up task, not one per revision. A
 // revision that first meets the rule's conditions still fires.
 func momentOf(ev Event, doc rule.Doc) string {
-	if ev.Type == "survey.responded" {
+	// Only the survey service's own answers: their invitation ids are made
+	// per customer. An imported answer's invitation_id is whatever the
+	// other tool put there (one campaign id for everyone, say).
+	if ev.Type == "survey.responded" && ev.Source == "survey" {
 		if inv := rule.Values(doc, "event.survey_responded.invitation_id"); len(inv) == 1 && inv[0] != "" {
 			return "answer:" + inv[0]
 		}
@@ -678,10 +681,15 @@ func (e *Engine) fire(ctx context.Context, f Firing, profile map[string]any) err
 	var d Decision
 	var err error
 	if f.EarlierID != "" {
-		// Decided by an earlier version under the event's id: a late
-		// duplicate of that event must not act again under the new id.
-		if _, known, err := e.state.Decided(ctx, f.Tenant, f.EarlierID); err != nil || known {
+		// Decided by an earlier version under the event's id: that firing
+		// goes on under its own id — a late duplicate finds it done, and one
+		// that stopped half-way finishes its actions.
+		_, known, err := e.state.Decided(ctx, f.Tenant, f.EarlierID)
+		if err != nil {
 			return err
+		}
+		if known {
+			f.ID = f.EarlierID
 		}
 	}
 	if d.Suppressed, d.Reason, err = e.controls(ctx, f, profile); err != nil {
