@@ -149,6 +149,10 @@ func NewApplyEventsHandler(repo profile.Repository, segments SegmentPublisher, e
 	return h, nil
 }
 
+// maxFailingInARow is how many events folded one by one after a failed
+// batch may fail in a row before the rest are given back untried.
+const maxFailingInARow = 3
+
 // tenantBatch is the working set of one tenant within a batch.
 type tenantBatch struct {
 	tenant   string
@@ -209,17 +213,30 @@ func (h *ApplyEventsHandler) Handle(ctx context.Context, batch []ApplyEvent) []e
 			}
 			// Fold the events one by one, so one that cannot be applied
 			// (a profile grown too large, a conflict) fails alone and the
-			// tenant's other events go on.
-			for _, i := range tb.items {
+			// tenant's other events go on. Several failing in a row is the
+			// store failing, not the events: the rest are given back at
+			// once rather than each waiting out the store's timeout.
+			failed := 0
+			for n, i := range tb.items {
+				if failed == maxFailingInARow {
+					for _, j := range tb.items[n:] {
+						errs[j] = fmt.Errorf("not tried after %d events in a row failed: %w", failed, err)
+					}
+					break
+				}
 				one := newTenantBatch(tb.tenant)
 				one.items = []int{i}
-				err := h.foldTenant(ctx, one, batch)
+				oneErr := h.foldTenant(ctx, one, batch)
 				if len(one.held) > 0 {
 					errs[i] = ErrHeld
 				}
-				if err != nil {
+				if oneErr != nil {
 					h.rollback()
-					errs[i] = err
+					errs[i] = oneErr
+					err = oneErr
+					failed++
+				} else {
+					failed = 0
 				}
 			}
 		}

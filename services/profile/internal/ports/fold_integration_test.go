@@ -1326,3 +1326,39 @@ func TestAStoreResetLeavesNoStaleProfileOrTimeline(t *testing.T) {
 		t.Fatalf("the tenant's own event at 1: %v (err %v), want other-1", got, err)
 	}
 }
+
+// TestAFailingStoreIsNotWaitedOutEventByEvent: after a tenant's batch fails
+// the fold retries its events one by one, so a poison event fails alone;
+// but when the store itself is failing, every event would wait out the
+// store's timeout in turn (a batch of 500 at 10 s each holds the fold for
+// over an hour). A few failures in a row give the rest back at once.
+func TestAFailingStoreIsNotWaitedOutEventByEvent(t *testing.T) {
+	t.Parallel()
+	s := start(t, 0)
+	s.stop()
+	ctx := context.Background()
+	batch := func(prefix string) []app.ApplyEvent {
+		var b []app.ApplyEvent
+		for i := range 10 {
+			b = append(b, app.ApplyEvent{Tenant: "demo", Event: ports.ToDomain(placed("demo", fmt.Sprint(prefix, i), fmt.Sprint("c-", prefix, i), fmt.Sprint("o-", i), "100", i), uint64(i+1))})
+		}
+		return b
+	}
+	s.failCommits.Store(1000)
+	errs := s.folder.Handle(ctx, batch("down-"))
+	if tried := 1000 - s.failCommits.Load(); tried != 4 {
+		t.Fatalf("with the store failing the fold tried %d commits, want 4 (the batch, then three events)", tried)
+	}
+	for i, err := range errs {
+		if err == nil {
+			t.Fatalf("event %d reported done although nothing was written", i)
+		}
+	}
+	// One failure is an event's own: the others are folded one by one.
+	s.failCommits.Store(1)
+	for i, err := range s.folder.Handle(ctx, batch("poison-")) {
+		if err != nil {
+			t.Fatalf("event %d failed after the batch's one failure: %v", i, err)
+		}
+	}
+}
