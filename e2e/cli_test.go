@@ -82,6 +82,11 @@ func TestCommandLine(t *testing.T) {
 	if out, errOut, code := s.cli(t, "kpis", "-by", "month", "-calendar", "jalali"); code != 0 || !strings.Contains(out, "NPS") || !strings.Contains(out, "total") {
 		t.Fatalf("kpis: exit %d\n%s%s", code, out, errOut)
 	}
+	// In Persian: headings, Persian digits, Jalali months by name.
+	if out, errOut, code := s.cli(t, "kpis", "-by", "month", "-calendar", "jalali", "-lang", "fa"); code != 0 || !strings.Contains(out, "دوره") ||
+		!strings.Contains(out, "کل") || !strings.ContainsAny(out, "۰۱۲۳۴۵۶۷۸۹") || strings.ContainsAny(strings.SplitN(out, "\n", 2)[1], "0123456789") {
+		t.Fatalf("kpis -lang fa: exit %d\n%s%s", code, out, errOut)
+	}
 	if out, _, code := s.cli(t, "-o", "json", "kpis", "-calendar", "jalali"); code != 0 || !strings.Contains(out, `"label"`) {
 		t.Fatalf("kpis -o json: exit %d\n%s", code, out)
 	}

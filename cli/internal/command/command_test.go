@@ -62,6 +62,9 @@ func TestGlobalFlagsAfterTheCommand(t *testing.T) {
 	if _, errOut, code := run("profile", "bogus:1", "-o", "json", "-tenant", "shop"); code != command.ExitUsage || !strings.Contains(errOut, "identity kind") {
 		t.Errorf("profile with a bad identity and global flags after it: exit %d, stderr %q", code, errOut)
 	}
+	if _, errOut, code := run("kpis", "-lang", "de"); code != command.ExitUsage || !strings.Contains(errOut, "-lang") {
+		t.Errorf("kpis -lang de: exit %d, stderr %q; want 2 naming -lang", code, errOut)
+	}
 	if _, errOut, code := run("rules", "-nope"); code != command.ExitUsage || !strings.Contains(errOut, "rules -h") {
 		t.Errorf("an unknown flag: exit %d, stderr %q; want 2 pointing at rules -h", code, errOut)
 	}

@@ -1,7 +1,9 @@
 package command
 
 import (
+	"cmp"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -10,14 +12,16 @@ import (
 	profilev1 "github.com/bazgasht/bazgasht/gen/cx/profile/v1"
 	reportv1 "github.com/bazgasht/bazgasht/gen/cx/report/v1"
 	surveyv1 "github.com/bazgasht/bazgasht/gen/cx/survey/v1"
+	"github.com/bazgasht/bazgasht/platform/period"
 )
 
 // kpis shows, per period, the survey scores (NPS, CSAT, CES, response
 // rate) and the commerce figures (customers, orders, repeat-purchase
 // rate), then retention by cohort.
 func kpis(e *env, args []string) error {
-	var from, to, by, calendar, zone string
+	var from, to, by, calendar, zone, lang string
 	pos, err := e.flags("kpis", args, func(fs *flagSet) {
+		fs.StringVar(&lang, "lang", cmp.Or(os.Getenv("BAZGASHT_LANG"), "en"), "en or fa (Persian headings, digits and Jalali month names)")
 		fs.StringVar(&from, "from", "", "first day, YYYY-MM-DD (a year ago when empty)")
 		fs.StringVar(&to, "to", "", "last day, YYYY-MM-DD (today when empty)")
 		fs.StringVar(&by, "by", "month", "day, week, month or quarter")
@@ -29,6 +33,9 @@ func kpis(e *env, args []string) error {
 	}
 	if len(pos) != 0 {
 		return usagef("takes no arguments")
+	}
+	if lang != "en" && lang != "fa" {
+		return usagef("-lang %q: want en or fa", lang)
 	}
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
@@ -57,7 +64,7 @@ func kpis(e *env, args []string) error {
 	if !ok {
 		return usagef("-calendar %q: want jalali or gregorian", calendar)
 	}
-	period := &reportv1.Period{StartTime: timestamppb.New(start), EndTime: timestamppb.New(end), Granularity: reportv1.Granularity(g),
+	span := &reportv1.Period{StartTime: timestamppb.New(start), EndTime: timestamppb.New(end), Granularity: reportv1.Granularity(g),
 		Calendar: reportv1.Calendar(c), TimeZone: zone}
 
 	pconn, err := e.conn(e.profile)
@@ -70,11 +77,11 @@ func kpis(e *env, args []string) error {
 	}
 	ctx, cancel := e.rpcCtx()
 	defer cancel()
-	scores, err := surveyv1.NewSurveyServiceClient(sconn).GetScoreKPIs(ctx, &surveyv1.GetScoreKPIsRequest{Tenant: e.tenant, Period: period})
+	scores, err := surveyv1.NewSurveyServiceClient(sconn).GetScoreKPIs(ctx, &surveyv1.GetScoreKPIsRequest{Tenant: e.tenant, Period: span})
 	if err != nil {
 		return fmt.Errorf("survey KPIs: %w", err)
 	}
-	commerce, err := profilev1.NewProfileServiceClient(pconn).GetCommerceKPIs(ctx, &profilev1.GetCommerceKPIsRequest{Tenant: e.tenant, Period: period,
+	commerce, err := profilev1.NewProfileServiceClient(pconn).GetCommerceKPIs(ctx, &profilev1.GetCommerceKPIsRequest{Tenant: e.tenant, Period: span,
 		CohortGranularity: reportv1.Granularity(g)})
 	if err != nil {
 		return fmt.Errorf("commerce KPIs: %w", err)
@@ -85,14 +92,25 @@ func kpis(e *env, args []string) error {
 		}
 		return e.printJSON(commerce)
 	}
+	fa := lang == "fa"
+	jalali := reportv1.Calendar(c) == reportv1.Calendar_CALENDAR_JALALI
+	labelOf := func(l string) string {
+		if fa {
+			return period.PersianLabel(l, jalali)
+		}
+		return l
+	}
 	rows := [][]string{}
 	for i, s := range append(scores.GetPeriods(), scores.GetTotal()) {
-		label := s.GetBounds().GetLabel()
+		label := labelOf(s.GetBounds().GetLabel())
 		var cm *profilev1.CommerceKPIs
 		if i < len(commerce.GetPeriods()) {
 			cm = commerce.GetPeriods()[i]
 		} else {
 			cm, label = commerce.GetTotal(), "total"
+			if fa {
+				label = "کل"
+			}
 		}
 		rows = append(rows, []string{label,
 			score(s.GetNps().GetResponses(), fmt.Sprintf("%+.0f", s.GetNps().GetScore())),
@@ -102,7 +120,18 @@ func kpis(e *env, args []string) error {
 			fmt.Sprint(cm.GetCustomers()), fmt.Sprint(cm.GetOrders()),
 			score(cm.GetCustomers(), fmt.Sprintf("%.0f%%", 100*cm.GetRepeatPurchaseRate()))})
 	}
-	e.table([]string{"PERIOD", "NPS", "CSAT", "CES", "RESPONSE RATE", "CUSTOMERS", "ORDERS", "REPEAT PURCHASE"}, rows)
+	header := []string{"PERIOD", "NPS", "CSAT", "CES", "RESPONSE RATE", "CUSTOMERS", "ORDERS", "REPEAT PURCHASE"}
+	cohortHeader := []string{"COHORT", "CUSTOMERS", "RETAINED, PERIOD BY PERIOD", "CHURNED"}
+	if fa {
+		header = []string{"دوره", "NPS", "CSAT", "CES", "نرخ پاسخ", "مشتریان", "سفارش‌ها", "خرید دوباره"}
+		cohortHeader = []string{"گروه", "مشتریان", "ماندگاری، دوره به دوره", "ریزش"}
+		for _, r := range rows {
+			for j := range r {
+				r[j] = persianFigure(r[j])
+			}
+		}
+	}
+	e.table(header, rows)
 	if len(commerce.GetCohorts()) > 0 {
 		fmt.Fprintln(e.out)
 		crows := [][]string{}
@@ -111,11 +140,23 @@ func kpis(e *env, args []string) error {
 			for _, r := range co.GetRetentionRate() {
 				rates = append(rates, fmt.Sprintf("%.0f%%", 100*r))
 			}
-			crows = append(crows, []string{co.GetBounds().GetLabel(), fmt.Sprint(co.GetSize()), strings.Join(rates, " "), fmt.Sprint(co.GetChurned())})
+			row := []string{labelOf(co.GetBounds().GetLabel()), fmt.Sprint(co.GetSize()), strings.Join(rates, " "), fmt.Sprint(co.GetChurned())}
+			if fa {
+				for j := range row {
+					row[j] = persianFigure(row[j])
+				}
+			}
+			crows = append(crows, row)
 		}
-		e.table([]string{"COHORT", "CUSTOMERS", "RETAINED, PERIOD BY PERIOD", "CHURNED"}, crows)
+		e.table(cohortHeader, crows)
 	}
 	return nil
+}
+
+// persianFigure writes a figure with Persian digits, decimal point and
+// percent sign.
+func persianFigure(s string) string {
+	return period.PersianDigits(strings.NewReplacer("%", "٪", ".", "٫").Replace(s))
 }
 
 // score shows a figure, or a dash when nothing was counted.
