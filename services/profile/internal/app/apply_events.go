@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bazgasht/bazgasht/services/profile/internal/domain/profile"
@@ -88,6 +89,8 @@ type ApplyEventsHandler struct {
 	hold time.Duration
 	now  func() time.Time
 	held map[heldKey]*heldProfile
+	// heldN counts the events behind held changes, read without the lock.
+	heldN atomic.Int64
 }
 
 type heldKey struct{ tenant, id string }
@@ -101,10 +104,14 @@ type heldProfile struct {
 	settles []func(error)
 }
 
-func (hp *heldProfile) settle(err error) {
+// settleHeld settles the events behind a held change, once it is written
+// (nil) or dropped.
+func (h *ApplyEventsHandler) settleHeld(hp *heldProfile, err error) {
 	for _, s := range hp.settles {
 		s(err)
 	}
+	h.heldN.Add(-int64(len(hp.settles)))
+	hp.settles = nil
 }
 
 // HandlerOption tunes an ApplyEventsHandler.
@@ -303,7 +310,7 @@ func (h *ApplyEventsHandler) foldTenant(ctx context.Context, tb *tenantBatch, ba
 		k := heldKey{tb.tenant, id}
 		hp := h.held[k]
 		if hp != nil && hp.p != tb.passiveP[id] {
-			hp.settle(ErrHeldDropped) // not the copy the fold changes: cannot be written
+			h.settleHeld(hp, ErrHeldDropped) // not the copy the fold changes: cannot be written
 			hp = nil
 		}
 		if hp == nil {
@@ -314,6 +321,7 @@ func (h *ApplyEventsHandler) foldTenant(ctx context.Context, tb *tenantBatch, ba
 			hp.settles = append(hp.settles, batch[i].Settle)
 			hp.events[batch[i].Event.ID] = true
 		}
+		h.heldN.Add(int64(len(items)))
 		tb.held = append(tb.held, items...)
 	}
 	return nil
@@ -327,9 +335,9 @@ func (h *ApplyEventsHandler) written(tenant string, stored []profile.Stored, abs
 		k := heldKey{tenant, s.Profile.ID}
 		if hp := h.held[k]; hp != nil {
 			if hp.p == s.Profile {
-				hp.settle(nil)
+				h.settleHeld(hp, nil)
 			} else {
-				hp.settle(ErrHeldDropped)
+				h.settleHeld(hp, ErrHeldDropped)
 			}
 			delete(h.held, k)
 		}
@@ -337,7 +345,7 @@ func (h *ApplyEventsHandler) written(tenant string, stored []profile.Stored, abs
 	for id := range absorbed {
 		k := heldKey{tenant, id}
 		if hp := h.held[k]; hp != nil {
-			hp.settle(ErrHeldDropped)
+			h.settleHeld(hp, ErrHeldDropped)
 			delete(h.held, k)
 		}
 	}
@@ -348,7 +356,7 @@ func (h *ApplyEventsHandler) written(tenant string, stored []profile.Stored, abs
 func (h *ApplyEventsHandler) rollback() {
 	h.repo.Rollback()
 	for k, hp := range h.held {
-		hp.settle(ErrHeldDropped)
+		h.settleHeld(hp, ErrHeldDropped)
 		delete(h.held, k)
 	}
 }
@@ -368,7 +376,7 @@ func (h *ApplyEventsHandler) FlushHeld(ctx context.Context, all bool) error {
 		if err != nil || p != hp.p {
 			// The store no longer hands out the copy holding the
 			// changes (forgotten for room, or merged away).
-			hp.settle(ErrHeldDropped)
+			h.settleHeld(hp, ErrHeldDropped)
 			delete(h.held, k)
 			continue
 		}
@@ -389,16 +397,9 @@ func (h *ApplyEventsHandler) FlushHeld(ctx context.Context, all bool) error {
 	return nil
 }
 
-// Held counts the events whose change is held, for tests and metrics.
-func (h *ApplyEventsHandler) Held() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for _, hp := range h.held {
-		n += len(hp.settles)
-	}
-	return n
-}
+// Held counts the events whose change is held, for metrics and tests; it
+// does not wait for the fold.
+func (h *ApplyEventsHandler) Held() int { return int(h.heldN.Load()) }
 
 // RunHeldFlusher writes held changes as they come due, until ctx ends.
 func (h *ApplyEventsHandler) RunHeldFlusher(ctx context.Context) error {

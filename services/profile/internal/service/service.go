@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	profilev1 "github.com/bazgasht/bazgasht/gen/cx/profile/v1"
 	"github.com/bazgasht/bazgasht/platform/admin"
 	"github.com/bazgasht/bazgasht/platform/broker"
@@ -148,6 +150,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	folder, err := app.NewApplyEventsHandler(repo, adapters.NewSegmentPublisher(pub, ports.ToDomain), adapters.NewEventSource(events, ports.ToDomain), cache, rules,
 		app.WithTimelineHold(cfg.TimelineHold, time.Now))
 	if err != nil {
+		return err
+	}
+	if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bazgasht_profile_timeline_held_events",
+		Help: "Events whose timeline-only change waits, unacknowledged, to be written with the profile's next change."},
+		func() float64 { return float64(folder.Held()) })); err != nil {
 		return err
 	}
 	queries, err := app.NewQueries(repo, cache, rules, time.Now)
