@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
@@ -36,11 +37,30 @@ func (p *ProfileClient) Close() error { return p.conn.Close() }
 
 var _ app.Profiles = (*ProfileClient)(nil)
 
+// causeWait bounds waiting for the profile to include a request's cause
+// event; the fold takes milliseconds when it keeps up.
+const causeWait = time.Second
+
 // Lookup implements app.Profiles; the caller bounds it with its context.
-func (p *ProfileClient) Lookup(ctx context.Context, tenant string, c invitation.Customer) (app.Profile, bool, error) {
+func (p *ProfileClient) Lookup(ctx context.Context, tenant string, c invitation.Customer, afterEventID string) (app.Profile, bool, error) {
 	ident := &journeyv1.Customer{CustomerId: c.CustomerID, Email: c.Email, Phone: c.Phone, AnonymousId: c.AnonymousID}
-	resp, err := p.client.GetProfile(ctx, &profilev1.GetProfileRequest{Tenant: tenant,
-		Customer: &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_Identity{Identity: ident}}})
+	req := &profilev1.GetProfileRequest{Tenant: tenant, Customer: &profilev1.CustomerRef{Ref: &profilev1.CustomerRef_Identity{Identity: ident}}}
+	var resp *profilev1.GetProfileResponse
+	var err error
+	if afterEventID != "" {
+		actx, cancel := context.WithTimeout(ctx, causeWait)
+		req.AfterEventId = afterEventID
+		resp, err = p.client.GetProfile(actx, req)
+		cancel()
+		if code := status.Code(err); (code == codes.Unavailable || code == codes.DeadlineExceeded) && ctx.Err() == nil {
+			// Not folded within the wait (or never folded: a fan-out's
+			// cause): the profile as it is.
+			req.AfterEventId = ""
+			resp, err = p.client.GetProfile(ctx, req)
+		}
+	} else {
+		resp, err = p.client.GetProfile(ctx, req)
+	}
 	if status.Code(err) == codes.NotFound {
 		return app.Profile{}, false, nil
 	}

@@ -113,7 +113,7 @@ func (a *App) newInvitation(ctx context.Context, r InviteRequest, def survey.Def
 		Customer: r.Customer, Touchpoint: r.Touchpoint, Channel: r.Channel, Transactional: r.Transactional, Status: invitation.Pending,
 		NotificationID: "survey:" + id, CauseEventID: r.CauseEventID, CreatedAt: now, ExpiresAt: now.Add(a.linkTTL(def))}
 	pctx, cancel := shortCtx(ctx, a.cfg.ProfileTimeout)
-	prof, found, err := a.profiles.Lookup(pctx, r.Tenant, r.Customer)
+	prof, found, err := a.profiles.Lookup(pctx, r.Tenant, r.Customer, r.CauseEventID)
 	cancel()
 	if err != nil {
 		// Without the profile neither the locale nor the fatigue key is

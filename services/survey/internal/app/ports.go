@@ -83,7 +83,13 @@ type Profile struct {
 type Profiles interface {
 	// Lookup returns the profile, or found false when the customer is not
 	// known yet.
-	Lookup(ctx context.Context, tenant string, c invitation.Customer) (p Profile, found bool, err error)
+	//
+	// afterEventID, when set, names the event behind the request (the
+	// rule's cause): the profile is read once it includes it, so a
+	// customer who signed up a moment before is known with their channel
+	// and locale; if it does not within a short wait (an event the profile
+	// never folds, such as a catalog fan-out), the profile as it is.
+	Lookup(ctx context.Context, tenant string, c invitation.Customer, afterEventID string) (p Profile, found bool, err error)
 }
 
 // Outbox sends what the service tells others. Every call is idempotent

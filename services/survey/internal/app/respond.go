@@ -64,7 +64,7 @@ func (a *App) Respond(ctx context.Context, tok string, s invitation.Submission) 
 	segments := p.Invitation.Segments
 	if !sameAsStored(p.Invitation.Answer, s) {
 		pctx, cancel := shortCtx(ctx, min(a.cfg.ProfileTimeout, pageProfileTimeout))
-		if prof, found, err := a.profiles.Lookup(pctx, p.Invitation.Tenant, p.Invitation.Customer); err == nil && found {
+		if prof, found, err := a.profiles.Lookup(pctx, p.Invitation.Tenant, p.Invitation.Customer, ""); err == nil && found {
 			segments = prof.Segments // the segments at answer time
 		}
 		cancel()

@@ -380,3 +380,36 @@ func TestAnInvitationWhoseMessageWasHeldBackIsNotSent(t *testing.T) {
 		t.Fatalf("the next invitation = %v, %v; want sent, the period given back", r, err)
 	}
 }
+
+// A customer signs up and their ticket is resolved a moment later; the
+// rule's invitation request can reach the survey service before the
+// profile service has folded the sign-up. The invitation waits for the
+// profile to include its cause, so it goes out on the customer's channel
+// in their language instead of being suppressed for want of a channel.
+func TestAnInvitationWaitsForItsCauseInTheProfile(t *testing.T) {
+	e := newEnv(t)
+	now := time.Now()
+	signup := &journeyv1.JourneyEvent{Id: "cu-new", Tenant: "demo", Type: "customer.updated", Source: "api",
+		Customer: &journeyv1.Customer{CustomerId: "c-new", Email: "new@example.com"}, OccurredAt: timestamppb.New(now.Add(-time.Minute)), ReceivedAt: timestamppb.Now(),
+		Payload: &journeyv1.JourneyEvent_CustomerUpdated{CustomerUpdated: &journeyv1.CustomerUpdated{Locale: "en", PreferredChannel: journeyv1.Channel_CHANNEL_EMAIL}}}
+	resolved := &journeyv1.JourneyEvent{Id: "tk-new-resolved", Tenant: "demo", Type: "ticket.resolved", Source: "api",
+		Customer: &journeyv1.Customer{CustomerId: "c-new"}, OccurredAt: timestamppb.New(now), ReceivedAt: timestamppb.Now(),
+		Payload: &journeyv1.JourneyEvent_TicketResolved{TicketResolved: &journeyv1.TicketResolved{TicketId: "t-9"}}}
+	// The request first, the events after: the profile cannot know the
+	// customer when the request arrives.
+	e.requestInvite(t, "demo:fired-new", &surveyv1.InviteRequest{Tenant: "demo", SurveyId: "csat-support", Customer: &journeyv1.Customer{CustomerId: "c-new"},
+		Touchpoint: "ticket:t-9", CauseEventId: resolved.GetId()})
+	for _, a := range e.pub.Publish(context.Background(), []*journeyv1.JourneyEvent{signup, resolved}) {
+		if a.Err != nil {
+			t.Fatal(a.Err)
+		}
+	}
+	var sent []*notificationv1.SendRequest
+	poll.Until(t, 10*time.Second, "the invitation sent", func() bool {
+		sent = e.sendRequests(t, "demo")
+		return len(sent) == 1
+	})
+	if v := sent[0].GetVariables(); v["locale"] != "en" {
+		t.Fatalf("the invitation's locale is %q, want the customer's en (the profile was read before it knew them)", v["locale"])
+	}
+}
