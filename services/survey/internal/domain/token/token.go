@@ -105,11 +105,13 @@ func (s *Signer) Verify(tok string, now time.Time) (Claims, error) {
 	if !ok || len(tok) > 512 {
 		return Claims{}, ErrMalformed
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	// Strict: a token differing only in a last character's unused bits is
+	// another token, not the same one.
+	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err != nil || !hmac.Equal(got, s.mac(p)) {
 		return Claims{}, ErrMalformed
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(p)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(p)
 	if err != nil {
 		return Claims{}, ErrMalformed
 	}
