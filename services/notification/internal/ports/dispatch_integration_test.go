@@ -182,8 +182,11 @@ func TestEmailIsRTLMultipartWithOneClickUnsubscribe(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(page), `<form method="post"`) {
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `<form method="post"`) || !strings.Contains(string(page), "press the button") {
 		t.Fatalf("GET %d:\n%s", resp.StatusCode, page)
+	}
+	if resp.Header.Get("Referrer-Policy") != "no-referrer" || resp.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("the page carries its token in the URL without Referrer-Policy no-referrer and a CSP: %v", resp.Header)
 	}
 	// A tampered link is refused.
 	resp, err = http.Post(unsub+"x", "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))

@@ -58,6 +58,10 @@ func render(w http.ResponseWriter, status int, d pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Robots-Tag", "noindex")
+	// The token is in the URL: nothing may carry it elsewhere.
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = page.Execute(w, d)
 }
@@ -72,8 +76,20 @@ func (h *HTTP) confirm(w http.ResponseWriter, r *http.Request) {
 		render(w, http.StatusBadRequest, badLink)
 		return
 	}
-	render(w, http.StatusOK, pageData{Title: "لغو اشتراک", Text: "دیگر از این فروشگاه پیامی از راه " + string(c.Channel) + " دریافت نمی‌کنید.",
-		English: "You will no longer receive " + string(c.Channel) + " messages from this shop.", Action: r.URL.Path})
+	// Nothing is done yet: the page asks, the button does it.
+	render(w, http.StatusOK, pageData{Title: "لغو اشتراک", Text: "برای این‌که دیگر از این فروشگاه " + channelFa(string(c.Channel)) + " دریافت نکنید، دکمهٔ زیر را بزنید.",
+		English: "To stop receiving " + string(c.Channel) + " messages from this shop, press the button below.", Action: r.URL.Path})
+}
+
+// channelFa names a channel's messages in Persian.
+func channelFa(ch string) string {
+	switch ch {
+	case "email":
+		return "ایمیل"
+	case "sms":
+		return "پیامک"
+	}
+	return "پیام " + ch
 }
 
 func (h *HTTP) unsubscribe(w http.ResponseWriter, r *http.Request) {
