@@ -71,7 +71,7 @@ func (j *JourneyEvents) event(o app.Outcome) *journeyv1.JourneyEvent {
 	}
 	ev := &journeyv1.JourneyEvent{Id: EventID(req.ID, o.Type), Tenant: req.Tenant, Type: "notification." + string(o.Type),
 		Customer:   &journeyv1.Customer{CustomerId: req.Customer.CustomerID, Email: req.Customer.Email, Phone: req.Customer.Phone, AnonymousId: req.Customer.AnonymousID},
-		OccurredAt: timestamppb.New(at), ReceivedAt: timestamppb.New(j.now())}
+		OccurredAt: timestamppb.New(at), ReceivedAt: timestamppb.New(j.now()), Source: "notification"}
 	ch := ChannelToProto(o.Channel)
 	switch o.Type {
 	case notification.Sent:

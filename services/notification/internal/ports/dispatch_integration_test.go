@@ -84,7 +84,7 @@ func TestChannelChoiceAndConsent(t *testing.T) {
 				}
 			} else {
 				ev := e.eventOf(t, tenant, id, "notification.sent")
-				if ev.GetNotificationSent().GetChannel() != tc.wantOn || ev.GetNotificationSent().GetTemplate() != "winback@1" {
+				if ev.GetNotificationSent().GetChannel() != tc.wantOn || ev.GetNotificationSent().GetTemplate() != "winback@1" || ev.GetSource() != "notification" {
 					t.Fatalf("sent event %v", ev.GetNotificationSent())
 				}
 			}
