@@ -246,13 +246,23 @@ func (s *system) settled(t testing.TB) {
 	consumers := [][2]string{{topology.Journey, topology.ProfileConsumer}, {topology.Journey, topology.TriggerConsumer},
 		{topology.SurveyInvitations, "survey"}, {topology.NotificationRequests, topology.NotificationConsumer}}
 	poll.Until(t, 30*time.Second, "every consumer caught up", func() bool {
+		// Pending counts follow a publish a moment later: the journey's
+		// consumers must also have acknowledged its last event.
+		st, err := s.nats.JS.Stream(ctx, topology.Journey)
+		if err != nil {
+			return false
+		}
+		si, err := st.Info(ctx)
+		if err != nil {
+			return false
+		}
 		for _, c := range consumers {
 			cons, err := s.nats.JS.Consumer(ctx, c[0], c[1])
 			if err != nil {
 				return false
 			}
 			info, err := cons.Info(ctx)
-			if err != nil || info.NumPending > 0 || info.NumAckPending > 0 {
+			if err != nil || info.NumPending > 0 || info.NumAckPending > 0 || c[0] == topology.Journey && info.AckFloor.Stream < si.State.LastSeq {
 				return false
 			}
 		}

@@ -246,6 +246,25 @@ func (e *env) settled(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	eventually(t, 15*time.Second, "trigger consumers settle", func() bool {
+		// A consumer's pending count follows a publish a moment later: the
+		// journey consumer must also have acknowledged the stream's last
+		// event, or a check right after a publish passes before anything
+		// was handled.
+		js, err := e.nats.JS.Stream(ctx, topology.Journey)
+		if err != nil {
+			return false
+		}
+		si, err := js.Info(ctx)
+		if err != nil {
+			return false
+		}
+		jc, err := e.nats.JS.Consumer(ctx, topology.Journey, topology.TriggerConsumer)
+		if err != nil {
+			return false
+		}
+		if ji, err := jc.Info(ctx); err != nil || ji.AckFloor.Stream < si.State.LastSeq {
+			return false
+		}
 		for _, c := range []struct{ stream, durable string }{{topology.Journey, topology.TriggerConsumer}, {topology.TriggerTimers, topology.TriggerTimerConsumer}} {
 			cons, err := e.nats.JS.Consumer(ctx, c.stream, c.durable)
 			if err != nil {
