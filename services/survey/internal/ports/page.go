@@ -166,7 +166,7 @@ func (p *Page) problem(w http.ResponseWriter, code int, l, shop, color, kind str
 	case "used":
 		v.Title, v.Message = t.UsedTitle, t.Used
 	case "score":
-		v.Title, v.Message = t.InvalidTitle, t.BadScore
+		v.Title, v.Message = t.BadScoreTitle, t.BadScore
 	case "big":
 		v.Title, v.Message = t.ErrorTitle, t.TooBig
 	default:

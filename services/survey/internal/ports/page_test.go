@@ -81,7 +81,7 @@ func TestResponsePage(t *testing.T) {
 	})
 	t.Run("out-of-range score is refused, nothing stored", func(t *testing.T) {
 		code, body := pagePost(t, en["survey_url"], map[string]string{"score": "7"})
-		if code != 400 || !strings.Contains(body, "not on this survey") {
+		if code != 400 || !strings.Contains(body, "not on this survey") || strings.Contains(body, "link is not valid") {
 			t.Fatalf("score 7 on CSAT = %d\n%s", code, body)
 		}
 		g, _ := e.client.GetInvitation(context.Background(), &surveyv1.GetInvitationRequest{Tenant: "demo", InvitationId: en["invitation_id"]})

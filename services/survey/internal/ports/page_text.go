@@ -10,7 +10,7 @@ import (
 type pageText struct {
 	Title, Recorded, YourScore, YourComment, Optional, Send, Limit                   string
 	InvalidTitle, Invalid, ExpiredTitle, Expired, UsedTitle, Used, ErrorTitle, Error string
-	BadScore, TooLong, TooBig                                                        string
+	BadScoreTitle, BadScore, TooLong, TooBig                                         string
 	// Choose asks for the score again after a burst of taps (a mail scanner).
 	Choose string
 }
@@ -23,8 +23,8 @@ var texts = map[string]pageText{
 		ExpiredTitle: "مهلت این نظرسنجی تمام شده است", Expired: "متأسفانه دیگر نمی‌توان به این نظرسنجی پاسخ داد. از وقتی که گذاشتید سپاسگزاریم.",
 		UsedTitle: "پاسخ شما قبلاً ثبت شده است", Used: "پاسخ شما ثبت شده و یک بار هم ویرایش شده است؛ تغییر دیگری پذیرفته نمی‌شود.",
 		ErrorTitle: "مشکلی پیش آمد", Error: "پاسخ شما ثبت نشد. لطفاً چند لحظه بعد دوباره امتحان کنید.",
-		Choose:   "چند امتیاز با هم انتخاب شد؛ لطفاً امتیاز خود را اینجا انتخاب کنید.",
-		BadScore: "این امتیاز در بازهٔ این نظرسنجی نیست.", TooLong: "نظر شما %s نویسه است؛ حداکثر %s نویسه پذیرفته می‌شود. لطفاً کوتاه‌ترش کنید.",
+		Choose:        "چند امتیاز با هم انتخاب شد؛ لطفاً امتیاز خود را اینجا انتخاب کنید.",
+		BadScoreTitle: "امتیاز را از بازهٔ نظرسنجی انتخاب کنید", BadScore: "این امتیاز در بازهٔ این نظرسنجی نیست.", TooLong: "نظر شما %s نویسه است؛ حداکثر %s نویسه پذیرفته می‌شود. لطفاً کوتاه‌ترش کنید.",
 		TooBig: "فرم ارسالی بیش از حد بزرگ است.",
 	},
 	"en": {
@@ -34,8 +34,8 @@ var texts = map[string]pageText{
 		ExpiredTitle: "This survey has closed", Expired: "Sorry, this survey can no longer be answered. Thank you for your time.",
 		UsedTitle: "Your answer is already recorded", Used: "Your answer was recorded and changed once already; no further change is taken.",
 		ErrorTitle: "Something went wrong", Error: "Your answer was not recorded. Please try again in a moment.",
-		Choose:   "Several scores were chosen at once; please choose yours here.",
-		BadScore: "That score is not on this survey's scale.", TooLong: "Your comment is %s characters; at most %s are taken. Please shorten it.",
+		Choose:        "Several scores were chosen at once; please choose yours here.",
+		BadScoreTitle: "Choose a score on the survey's scale", BadScore: "That score is not on this survey's scale.", TooLong: "Your comment is %s characters; at most %s are taken. Please shorten it.",
 		TooBig: "The form sent is too large.",
 	},
 }
