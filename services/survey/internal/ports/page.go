@@ -50,6 +50,10 @@ func (p *Page) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /s/{token}", p.get)
 	mux.HandleFunc("POST /s/{token}", p.post)
+	mux.HandleFunc("/s/{token}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		http.Error(w, "a survey link is opened (GET) or answered (POST)", http.StatusMethodNotAllowed)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.problem(w, http.StatusNotFound, acceptLanguage(r.Header.Get("Accept-Language")), "", "", "invalid")
 	})

@@ -79,6 +79,17 @@ func TestResponsePage(t *testing.T) {
 			t.Fatalf("another tenant's link = %d", code)
 		}
 	})
+	t.Run("another method is 405 with Allow", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPut, en["survey_url"], strings.NewReader("score=5"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD, POST" {
+			t.Fatalf("PUT = %d, Allow %q; want 405 and GET, HEAD, POST", resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	})
 	t.Run("out-of-range score is refused, nothing stored", func(t *testing.T) {
 		code, body := pagePost(t, en["survey_url"], map[string]string{"score": "7"})
 		if code != 400 || !strings.Contains(body, "not on this survey") || strings.Contains(body, "link is not valid") {
