@@ -119,4 +119,16 @@ Bazgasht is running. Try it:
     127.0.0.1:9081 cx.profile.v1.ProfileService/GetProfile
 Logs are in $LOGS. Press Ctrl-C to stop.
 MSG
-wait
+# Stay up while everything runs; a process that stops on its own is named
+# with the end of its log, and the rest are stopped.
+while true; do
+	for i in "${!pids[@]}"; do
+		if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+			echo >&2
+			echo "${names[$i]} stopped on its own; the end of its log ($LOGS/${names[$i]}.log):" >&2
+			tail -n 20 "$LOGS/${names[$i]}.log" >&2 2>/dev/null || true
+			exit 1
+		fi
+	done
+	sleep 1
+done
