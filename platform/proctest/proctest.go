@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -121,24 +122,56 @@ func (p *Process) Output() string { return p.out.String() }
 // WaitReady polls url until it answers 200, the process exits, or d passes.
 func (p *Process) WaitReady(t testing.TB, url string, d time.Duration) {
 	t.Helper()
+	if _, err := p.ready(url, d); err != nil {
+		t.Fatalf("proctest: %v\n%s", err, p.out.String())
+	}
+}
+
+// ready polls url until it answers 200 (nil), the process exits (exited),
+// or d passes.
+func (p *Process) ready(url string, d time.Duration) (exited bool, err error) {
 	deadline := time.Now().Add(d)
 	for {
 		select {
 		case <-p.done:
-			t.Fatalf("proctest: process exited before %s was ready: %v\n%s", url, p.err, p.out.String())
+			return true, fmt.Errorf("process exited before %s was ready: %v", url, p.err)
 		default:
 		}
 		resp, err := http.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return false, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("proctest: %s not ready within %v (last: %v)\n%s", url, d, err, p.out.String())
+			return false, fmt.Errorf("%s not ready within %v (last: %v)", url, d, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// StartOnFreeAddrs starts bin on n free 127.0.0.1 addresses (env builds
+// its environment from them) and waits until readyURL answers 200. FreeAddr
+// closes the port it found, so another process can take it before bin
+// binds it; a start lost that way ("address already in use") is tried
+// again on fresh addresses, up to three times.
+func StartOnFreeAddrs(t testing.TB, bin string, n int, env func(addrs []string) []string, readyURL func(addrs []string) string, d time.Duration) (*Process, []string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		addrs := make([]string, n)
+		for i := range addrs {
+			addrs[i] = FreeAddr(t)
+		}
+		p := Start(t, bin, env(addrs)...)
+		exited, err := p.ready(readyURL(addrs), d)
+		switch {
+		case err == nil:
+			return p, addrs
+		case exited && attempt < 3 && strings.Contains(p.Output(), "address already in use"):
+			continue
+		}
+		t.Fatalf("proctest: %v\n%s", err, p.Output())
 	}
 }
 
