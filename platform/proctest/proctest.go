@@ -206,3 +206,16 @@ func (p *Process) Exited(ctx context.Context) (exited bool, err error) {
 		return false, nil
 	}
 }
+
+// StartProfile starts the profile service binary bin beside a test on
+// NATS and Redis (its cache keys under cachePrefix), on free addresses,
+// and returns its gRPC address once it is ready: the services that read
+// profiles are tested against the real one.
+func StartProfile(t testing.TB, bin, natsURL, redisURL, cachePrefix string) string {
+	t.Helper()
+	_, addrs := StartOnFreeAddrs(t, bin, 2, func(a []string) []string {
+		return []string{"NATS_URL=" + natsURL, "REDIS_URL=" + redisURL, "PROFILE_CACHE_PREFIX=" + cachePrefix,
+			"PROFILE_GRPC_ADDR=" + a[0], "PROFILE_ADMIN_ADDR=" + a[1]}
+	}, func(a []string) string { return "http://" + a[1] + "/readyz" }, 20*time.Second)
+	return addrs[0]
+}

@@ -113,9 +113,7 @@ func startEnv(t testing.TB, vars map[string]string) *env {
 	e := &env{nats: srv, clock: newClock(noonInTehran), mail: startMailbox(t), sms: startSMSGateway(t), hook: startHookReceiver(t, hookSecret)}
 
 	prefix := redistest.Prefix(t, redistest.Client(t))
-	profileAddr, profileAdmin := proctest.FreeAddr(t), proctest.FreeAddr(t)
-	p := proctest.Start(t, profileBin, "NATS_URL="+srv.URL, "REDIS_URL="+redistest.URL(), "PROFILE_CACHE_PREFIX="+prefix,
-		"PROFILE_GRPC_ADDR="+profileAddr, "PROFILE_ADMIN_ADDR="+profileAdmin)
+	profileAddr := proctest.StartProfile(t, profileBin, srv.URL, redistest.URL(), prefix)
 
 	var handler http.Handler = http.NotFoundHandler()
 	e.web = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
@@ -169,7 +167,6 @@ func startEnv(t testing.TB, vars map[string]string) *env {
 	if e.pub, err = journeystream.NewPublisher(srv.NC, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	p.WaitReady(t, "http://"+profileAdmin+"/readyz", 20*time.Second)
 	pconn, err := grpc.NewClient(profileAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

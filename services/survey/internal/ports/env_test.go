@@ -87,11 +87,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 		}
 	}
 	prefix := redistest.Prefix(t, redistest.Client(t))
-	_, addrs := proctest.StartOnFreeAddrs(t, profileBin, 2, func(a []string) []string {
-		return []string{"NATS_URL=" + srv.URL, "REDIS_URL=" + redistest.URL(), "PROFILE_CACHE_PREFIX=" + prefix,
-			"PROFILE_GRPC_ADDR=" + a[0], "PROFILE_ADMIN_ADDR=" + a[1]}
-	}, func(a []string) string { return "http://" + a[1] + "/readyz" }, 20*time.Second)
-	profileAddr := addrs[0]
+	profileAddr := proctest.StartProfile(t, profileBin, srv.URL, redistest.URL(), prefix)
 
 	e := &env{nats: srv, clock: &clock{}}
 	// The page needs its own URL for links, before the app exists.

@@ -67,10 +67,7 @@ func newEnvCapped(t *testing.T, globalCap app.GlobalCap, rules ...rule.Rule) *en
 		}
 	}
 	prefix := redistest.Prefix(t, redistest.Client(t))
-	profileAddr, profileAdmin := proctest.FreeAddr(t), proctest.FreeAddr(t)
-	p := proctest.Start(t, profileBin, "NATS_URL="+srv.URL, "REDIS_URL="+redistest.URL(), "PROFILE_CACHE_PREFIX="+prefix,
-		"PROFILE_GRPC_ADDR="+profileAddr, "PROFILE_ADMIN_ADDR="+profileAdmin)
-	p.WaitReady(t, "http://"+profileAdmin+"/readyz", 20*time.Second)
+	profileAddr := proctest.StartProfile(t, profileBin, srv.URL, redistest.URL(), prefix)
 
 	e := &env{nats: srv, globalCap: globalCap}
 	var err error
