@@ -1096,6 +1096,17 @@ func (s *svc) waitUnacked(t *testing.T, n int) {
 	})
 }
 
+// settledHolding waits until everything is written and acknowledged,
+// moving clock past each hold as it goes: an event dropped and delivered
+// again is held anew, from the clock's time then.
+func (s *svc) settledHolding(t *testing.T, clock *manualClock) {
+	t.Helper()
+	poll.Until(t, 15*time.Second, "everything written and acknowledged", func() bool {
+		clock.advance(time.Second)
+		return s.isSettled()
+	})
+}
+
 // timeline lists the ids of a customer's events, segment changes aside,
 // sorted.
 func (s *svc) timeline(t *testing.T, customer string) []string {
@@ -1200,10 +1211,7 @@ func TestHeldChangesSurviveAFailedCommit(t *testing.T) {
 	poll.Until(t, 15*time.Second, "the failed commit", func() bool { return s.failCommits.Load() <= 0 })
 	// The order is written on its retry; the notification, delivered again
 	// after its retry delay, is held again until its hold ends.
-	poll.Until(t, 15*time.Second, "everything written and acknowledged", func() bool {
-		clock.advance(time.Second)
-		return s.isSettled()
-	})
+	s.settledHolding(t, clock)
 	if got := s.timeline(t, "c-f"); !slices.Equal(got, []string{"f-n1", "f-o1"}) {
 		t.Fatalf("timeline %v, want the held event once beside the order: [f-n1 f-o1]", got)
 	}
@@ -1225,10 +1233,7 @@ func TestHeldChangesSurviveTheStoreForgettingTheirProfile(t *testing.T) {
 	s.publish(t, serviceEvent("z-n1", "notification.sent", "notification", "c-z", 1))
 	s.waitUnacked(t, 1)
 	s.repo.Rollback() // as trimming the fold's memory would
-	poll.Until(t, 15*time.Second, "everything written and acknowledged", func() bool {
-		clock.advance(time.Second)
-		return s.isSettled()
-	})
+	s.settledHolding(t, clock)
 	if got := s.timeline(t, "c-z"); !slices.Equal(got, []string{"z-n1", "z-o1"}) {
 		t.Fatalf("timeline %v, want the held event kept: [z-n1 z-o1]", got)
 	}
@@ -1250,10 +1255,8 @@ func TestHeldChangesOfOneTenantSurviveAnotherTenantsFailure(t *testing.T) {
 	s.failCommits.Store(1)
 	s.failTenant = "shop2"
 	s.run(t)
-	poll.Until(t, 15*time.Second, "everything written and acknowledged", func() bool {
-		clock.advance(time.Second)
-		return s.failCommits.Load() <= 0 && s.isSettled()
-	})
+	poll.Until(t, 15*time.Second, "the failed commit", func() bool { return s.failCommits.Load() <= 0 })
+	s.settledHolding(t, clock)
 	if got := s.timeline(t, "c-m"); !slices.Equal(got, []string{"m-n1", "m-o1"}) {
 		t.Fatalf("demo's timeline %v, want [m-n1 m-o1]", got)
 	}
